@@ -13,8 +13,6 @@ int64_t shape_numel(int ndim, const int64_t *dims) {
   return n;
 }
 
-int64_t ladle_tensor_numel(const ladle_tensor *t) { return shape_numel(t->ndim, t->dims); }
-
 bool shape_equal(int na, const int64_t *a, int nb, const int64_t *b) {
   if (na != nb) return false;
   for (int i = 0; i < na; i++)
@@ -90,46 +88,6 @@ bool dtype_is_integer(int dt) {
 }
 
 bool dtype_valid(int dt) { return ladle_dtype_size(dt) != 0; }
-
-size_t ladle_dtype_size(int dt) {
-  switch (dt) {
-    case LADLE_FLOAT: return 4;
-    case LADLE_UINT8: return 1;
-    case LADLE_INT8: return 1;
-    case LADLE_UINT16: return 2;
-    case LADLE_INT16: return 2;
-    case LADLE_INT32: return 4;
-    case LADLE_INT64: return 8;
-    case LADLE_STRING: return sizeof(char *);
-    case LADLE_BOOL: return 1;
-    case LADLE_FLOAT16: return 2;
-    case LADLE_DOUBLE: return 8;
-    case LADLE_UINT32: return 4;
-    case LADLE_UINT64: return 8;
-    case LADLE_BFLOAT16: return 2;
-    default: return 0;
-  }
-}
-
-const char *ladle_dtype_name(int dt) {
-  switch (dt) {
-    case LADLE_FLOAT: return "float32";
-    case LADLE_UINT8: return "uint8";
-    case LADLE_INT8: return "int8";
-    case LADLE_UINT16: return "uint16";
-    case LADLE_INT16: return "int16";
-    case LADLE_INT32: return "int32";
-    case LADLE_INT64: return "int64";
-    case LADLE_STRING: return "string";
-    case LADLE_BOOL: return "bool";
-    case LADLE_FLOAT16: return "float16";
-    case LADLE_DOUBLE: return "float64";
-    case LADLE_UINT32: return "uint32";
-    case LADLE_UINT64: return "uint64";
-    case LADLE_BFLOAT16: return "bfloat16";
-    default: return "undefined";
-  }
-}
 
 size_t tensor_nbytes(const ladle_tensor *t) {
   int64_t n = ladle_tensor_numel(t);
