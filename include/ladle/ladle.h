@@ -82,7 +82,9 @@ typedef struct ladle_model ladle_model;
 typedef struct ladle_session ladle_session;
 
 typedef struct ladle_load_options {
-  int optimize; /* 1 (default when options are NULL): constant folding and fusions */
+  int optimize;     /* 1 (default when options are NULL): constant folding and fusions */
+  int inspect_only; /* parse and check the graph without resolving kernels: the model cannot
+                       run, but models with unsupported ops still load for `ladle inspect` */
 } ladle_load_options;
 
 /* Loads an ONNX file. On failure returns a status and writes a one-line reason to err. */

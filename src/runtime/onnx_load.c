@@ -677,13 +677,18 @@ static ladle_status resolve_ops(graph *g, errbuf *e) {
     n->op = op_find(n->domain, n->op_type, n->opset, &known);
     if (!n->op) {
       const char *dom = n->domain[0] ? n->domain : "ai.onnx";
+      char label[300];
+      if (n->name[0])
+        snprintf(label, sizeof label, "node '%s'", n->name);
+      else /* unnamed nodes are known by their first output */
+        snprintf(label, sizeof label, "node #%d (output '%s')", i,
+                 n->n_out && n->out[0] >= 0 ? g->values[n->out[0]].name : "");
       if (known)
         return err_set(e, LADLE_ERR_UNSUPPORTED,
-                       "op %s (domain %s) is supported, but not at opset %d (node '%s')",
-                       n->op_type, dom, n->opset, n->name);
-      return err_set(e, LADLE_ERR_UNSUPPORTED,
-                     "unsupported op %s (domain %s, opset %d) at node '%s'", n->op_type, dom,
-                     n->opset, n->name);
+                       "op %s (domain %s) is supported, but not at opset %d (%s)", n->op_type,
+                       dom, n->opset, label);
+      return err_set(e, LADLE_ERR_UNSUPPORTED, "unsupported op %s (domain %s, opset %d) at %s",
+                     n->op_type, dom, n->opset, label);
     }
     for (int a = 0; a < n->n_attr; a++) {
       ladle_status st;
@@ -734,6 +739,7 @@ static ladle_status load_proto(struct ladle_model *m, const void *buf, size_t le
     m->n_opsets = 1;
   }
   if ((st = load_graph(&L, mp->graph, &m->g, NULL))) goto out;
+  if (opt && opt->inspect_only) goto out;
   if ((st = resolve_ops(&m->g, e))) goto out;
   if (!opt || opt->optimize) {
     if ((st = graph_optimize(&m->g, e))) goto out;
