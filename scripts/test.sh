@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole check, one command: installs dependencies, builds the Release and the
+# ASan+UBSan trees, runs every test (unit, ONNX conformance, end to end) in both, and fuzzes the
+# parsers for a short while.
+#
+#   scripts/test.sh            everything
+#   LADLE_FUZZ_SECONDS=0 ...   skip fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+unset OPENBLAS_CORETYPE || true
+JOBS=$(nproc)
+export CTEST_OUTPUT_ON_FAILURE=1
+
+echo "== Release build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$JOBS"
+(cd build && ctest --timeout 1500 -j "$JOBS")
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLADLE_SANITIZE=ON -DLADLE_NATIVE=ON >/dev/null
+cmake --build build-asan -j "$JOBS"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --timeout 2400 -j "$JOBS")
+
+FUZZ_SECONDS=${LADLE_FUZZ_SECONDS:-60}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  echo "== libFuzzer (${FUZZ_SECONDS}s per target)"
+  CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLADLE_FUZZ=ON >/dev/null
+  cmake --build build-fuzz -j "$JOBS" --target fuzz_model_load
+  corpus=build-fuzz/corpus-model
+  mkdir -p "$corpus"
+  n=0
+  for f in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
+    cp "$f" "$corpus/seed-$n.onnx"; n=$((n + 1))
+  done
+  for f in tests/fixtures/*/model.onnx; do [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 200000 ] && cp "$f" "$corpus/"; done
+  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_model_load -max_total_time="$FUZZ_SECONDS" \
+    -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -5
+fi
+echo "== all checks passed"
