@@ -17,6 +17,12 @@ extern const op_def ops_generate[];
 extern const op_def ops_gemm[];
 extern const op_def ops_conv[];
 extern const op_def ops_pool[];
+extern const op_def ops_ml_linear[];
+extern const op_def ops_ml_tree[];
+extern const op_def ops_ml_misc[];
+extern const op_def ops_rnn[];
+extern const op_def ops_quant[];
+extern const op_def ops_control[];
 
 static const op_def *const families[] = {
     ops_elementwise,
@@ -32,6 +38,12 @@ static const op_def *const families[] = {
     ops_gemm,
     ops_conv,
     ops_pool,
+    ops_ml_linear,
+    ops_ml_tree,
+    ops_ml_misc,
+    ops_rnn,
+    ops_quant,
+    ops_control,
 };
 
 static const char *canon_domain(const char *d) {
