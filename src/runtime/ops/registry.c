@@ -23,6 +23,8 @@ extern const op_def ops_ml_misc[];
 extern const op_def ops_rnn[];
 extern const op_def ops_quant[];
 extern const op_def ops_control[];
+extern const op_def ops_resize[];
+extern const op_def ops_einsum[];
 
 static const op_def *const families[] = {
     ops_elementwise,
@@ -44,6 +46,8 @@ static const op_def *const families[] = {
     ops_rnn,
     ops_quant,
     ops_control,
+    ops_resize,
+    ops_einsum,
 };
 
 static const char *canon_domain(const char *d) {
