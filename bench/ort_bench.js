@@ -69,7 +69,7 @@ function makeTensor(spec, rng) {
   switch (spec.dtype) {
     case "float32": {
       const d = new Float32Array(n);
-      for (let i = 0; i < n; i++) d[i] = rng.normal();
+      for (let i = 0; i < n; i++) d[i] = rng.uniform() * 2 - 1;
       return new ort.Tensor("float32", d, spec.shape);
     }
     case "int64": case "int32": {

@@ -372,6 +372,28 @@ def rescale_head(model, ref):
     return True
 
 
+def find_spec(name):
+    for s in SPECS:
+        if s.name == name:
+            return s
+    raise KeyError(f"no model named {name!r} (see --list)")
+
+
+def build_model(name):
+    """The model `name` exactly as it is exported: seeded weights, calibrated, head rescaled,
+    eval mode. Returns (model, spec). For benchmarks (bench/torch_bench.py)."""
+    sp = find_spec(name)
+    torch.manual_seed(sp.seed)
+    rng = np.random.default_rng(1234 + sp.seed)
+    model = sp.build()
+    model.eval()
+    calibrate(model, sp, rng)
+    feeds = [i.make(rng, GOLDEN_BATCH) for i in sp.inputs]
+    with torch.no_grad():
+        rescale_head(model, model(*[torch.from_numpy(f) for f in feeds]))
+    return model, sp
+
+
 def export_one(sp, opset, out_root, force=False):
     name = f"{sp.name}_op{opset}"
     out = os.path.join(out_root, name)
