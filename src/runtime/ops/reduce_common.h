@@ -79,28 +79,54 @@ static inline double rc_sum_sqdev_f32(const float *x, int64_t n, float m) {
   return total;
 }
 
+/* Max and min keep 8-wide vector lanes written with GCC's vector extension: the compiler does
+ * not turn a lane-array max into vector code by itself (it cannot prove NaN order is kept). */
+typedef float rc_v8f __attribute__((vector_size(32)));
+typedef int32_t rc_v8i __attribute__((vector_size(32)));
+
+static inline rc_v8f rc_v8_load(const float *p) {
+  rc_v8f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+/* Per lane: a if keep_a else b. */
+static inline rc_v8f rc_v8_select(rc_v8i keep_a, rc_v8f a, rc_v8f b) {
+  return (rc_v8f)((keep_a & (rc_v8i)a) | (~keep_a & (rc_v8i)b));
+}
+
 /* Largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one). */
 static inline float rc_max_f32(const float *x, int64_t n) {
-  float acc[RC_LANES];
-  for (int j = 0; j < RC_LANES; j++) acc[j] = x[0];
+  float m = x[0];
   int64_t i = 0;
-  for (; i + RC_LANES <= n; i += RC_LANES)
-    for (int j = 0; j < RC_LANES; j++) acc[j] = x[i + j] > acc[j] ? x[i + j] : acc[j];
-  float m = acc[0];
-  for (int j = 1; j < RC_LANES; j++) m = acc[j] > m ? acc[j] : m;
+  if (n >= 16) {
+    rc_v8f a = rc_v8_load(x), b = rc_v8_load(x + 8);
+    for (i = 16; i + 16 <= n; i += 16) {
+      rc_v8f u = rc_v8_load(x + i), v = rc_v8_load(x + i + 8);
+      a = rc_v8_select(u > a, u, a);
+      b = rc_v8_select(v > b, v, b);
+    }
+    a = rc_v8_select(b > a, b, a);
+    for (int j = 0; j < 8; j++) m = a[j] > m ? a[j] : m;
+  }
   for (; i < n; i++) m = x[i] > m ? x[i] : m;
   return m;
 }
 
 /* Smallest element of x[0..n), n >= 1. */
 static inline float rc_min_f32(const float *x, int64_t n) {
-  float acc[RC_LANES];
-  for (int j = 0; j < RC_LANES; j++) acc[j] = x[0];
+  float m = x[0];
   int64_t i = 0;
-  for (; i + RC_LANES <= n; i += RC_LANES)
-    for (int j = 0; j < RC_LANES; j++) acc[j] = x[i + j] < acc[j] ? x[i + j] : acc[j];
-  float m = acc[0];
-  for (int j = 1; j < RC_LANES; j++) m = acc[j] < m ? acc[j] : m;
+  if (n >= 16) {
+    rc_v8f a = rc_v8_load(x), b = rc_v8_load(x + 8);
+    for (i = 16; i + 16 <= n; i += 16) {
+      rc_v8f u = rc_v8_load(x + i), v = rc_v8_load(x + i + 8);
+      a = rc_v8_select(u < a, u, a);
+      b = rc_v8_select(v < b, v, b);
+    }
+    a = rc_v8_select(b < a, b, a);
+    for (int j = 0; j < 8; j++) m = a[j] < m ? a[j] : m;
+  }
   for (; i < n; i++) m = x[i] < m ? x[i] : m;
   return m;
 }
@@ -122,7 +148,7 @@ static inline float rc_expf(float x) {
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   /* n is in [-126, 128]; 2^128 has no exponent field, so it is built as 2^127 * 2 */
-  int32_t en = n > 127.0f ? 127 << 23 : ((int32_t)n + 127) << 23;
+  int32_t en = n > 127.0f ? 254 << 23 : ((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &en, sizeof scale);
   float y = p * scale;
