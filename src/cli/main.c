@@ -18,6 +18,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"serve", cmd_serve, "serve a model repository over HTTP (Open Inference Protocol)"},
+    {"batch", cmd_batch, "predict a whole table (SQLite, PostgreSQL, CSV, JSONL, .npy) into a sink"},
     {"predict", cmd_predict, "run a model once on .npy inputs, write .npy outputs"},
     {"inspect", cmd_inspect, "print a model's inputs, outputs, opsets and op counts"},
     {"bench", cmd_bench, "measure a model's latency on random inputs"},

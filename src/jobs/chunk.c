@@ -1,0 +1,220 @@
+/* chunk.c — rows in flight, connector dispatch, and value formatting shared by the sinks. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs/jobs.h"
+#include "runtime/tensor.h"
+
+void chunk_init(chunk *c, int n_cols) {
+  memset(c, 0, sizeof *c);
+  c->n_cols = n_cols;
+}
+
+void chunk_reset(chunk *c) {
+  for (int64_t i = 0; i < c->n_rows; i++) {
+    free(c->keys[i]);
+    free(c->row_error[i]);
+    c->keys[i] = NULL;
+    c->row_error[i] = NULL;
+  }
+  c->n_rows = 0;
+}
+
+void chunk_destroy(chunk *c) {
+  chunk_reset(c);
+  free(c->keys);
+  free(c->x);
+  free(c->row_error);
+  memset(c, 0, sizeof *c);
+}
+
+int64_t chunk_add_row(chunk *c, const char *key, size_t key_len) {
+  if (c->n_rows == c->cap_rows) {
+    int64_t nc = c->cap_rows ? c->cap_rows * 2 : 1024;
+    char **k = realloc(c->keys, sizeof *k * (size_t)nc);
+    if (!k) return -1;
+    c->keys = k;
+    char **r = realloc(c->row_error, sizeof *r * (size_t)nc);
+    if (!r) return -1;
+    c->row_error = r;
+    double *x = realloc(c->x, sizeof *x * (size_t)nc * (size_t)(c->n_cols ? c->n_cols : 1));
+    if (!x) return -1;
+    c->x = x;
+    c->cap_rows = nc;
+  }
+  int64_t r = c->n_rows;
+  c->keys[r] = strndup(key ? key : "", key_len);
+  c->row_error[r] = NULL;
+  if (!c->keys[r]) return -1;
+  c->n_rows++;
+  return r;
+}
+
+void chunk_row_fail(chunk *c, int64_t row, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  if (c->row_error[row]) return; /* the first problem of a row is the one reported */
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  c->row_error[row] = strdup(msg);
+}
+
+bool chunk_set_text(chunk *c, int64_t row, int col, const char *col_name, const char *text) {
+  double *cell = &c->x[row * c->n_cols + col];
+  if (!text) {
+    chunk_row_fail(c, row, "column '%s' is NULL", col_name);
+    *cell = NAN;
+    return false;
+  }
+  while (*text == ' ' || *text == '\t') text++;
+  char *end;
+  errno = 0;
+  double v = strtod(text, &end);
+  while (end && (*end == ' ' || *end == '\t' || *end == '\r')) end++;
+  if (end == text || *end || errno == ERANGE) {
+    chunk_row_fail(c, row, "column '%s': '%.40s' is not a number", col_name, text);
+    *cell = NAN;
+    return false;
+  }
+  *cell = v;
+  return true;
+}
+
+ladle_status source_finish_columns(source *s, const char *key, errbuf *e) {
+  s->key_col = -1;
+  if (key) {
+    for (int i = 0; i < s->n_cols; i++)
+      if (!strcmp(s->col_names[i], key)) s->key_col = i;
+    if (s->key_col < 0)
+      return err_set(e, LADLE_ERR_NOT_FOUND, "key column '%s' is not among the source's columns",
+                     key);
+  }
+  s->feature_cols = calloc((size_t)s->n_cols + 1, sizeof(int));
+  if (!s->feature_cols) return LADLE_ERR_NOMEM;
+  s->n_features = 0;
+  for (int i = 0; i < s->n_cols; i++)
+    if (i != s->key_col) s->feature_cols[s->n_features++] = i;
+  if (s->n_features == 0) return err_set(e, LADLE_ERR_INVALID, "the source has no feature columns");
+  return LADLE_OK;
+}
+
+static bool has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+ladle_status source_open(const source_opts *o, source **out, errbuf *e) {
+  *out = NULL;
+  if (has_prefix(o->uri, "sqlite://")) return sqlite_source_open(o, out, e);
+  if (has_prefix(o->uri, "postgresql://") || has_prefix(o->uri, "postgres://"))
+    return pg_source_open(o, out, e);
+  return file_source_open(o, out, e);
+}
+
+void source_close(source *s) {
+  if (s) s->vt->close(s);
+}
+
+ladle_status sink_open(const sink_opts *o, sink **out, errbuf *e) {
+  *out = NULL;
+  if (has_prefix(o->uri, "sqlite://")) return sqlite_sink_open(o, out, e);
+  if (has_prefix(o->uri, "postgresql://") || has_prefix(o->uri, "postgres://"))
+    return pg_sink_open(o, out, e);
+  return file_sink_open(o, out, e);
+}
+
+void sink_close(sink *k) {
+  if (k) k->vt->close(k);
+}
+
+void jobs_now_iso(char *buf, size_t len) {
+  struct timespec ts;
+  struct tm tm;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  gmtime_r(&ts.tv_sec, &tm);
+  snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* Shortest text that reads back as the same float32 / float64. */
+static int fmt_float(char *buf, size_t len, double v, bool single) {
+  if (isnan(v)) return snprintf(buf, len, "null");
+  if (isinf(v)) return snprintf(buf, len, "null");
+  return snprintf(buf, len, single ? "%.9g" : "%.17g", v);
+}
+
+size_t jobs_format_value(const ladle_tensor *t, int64_t r, int64_t width, char *buf, size_t len) {
+  size_t off = 0;
+  bool single = t->dtype == LADLE_FLOAT || t->dtype == LADLE_FLOAT16;
+  bool is_float = t->dtype == LADLE_FLOAT || t->dtype == LADLE_DOUBLE || t->dtype == LADLE_FLOAT16;
+  if (width > 1 && off < len) buf[off++] = '[';
+  for (int64_t j = 0; j < width && off < len; j++) {
+    int64_t i = r * width + j;
+    if (j && off < len) buf[off++] = ',';
+    int n;
+    if (t->dtype == LADLE_STRING) {
+      const char *s = ((char *const *)t->data)[i];
+      n = snprintf(buf + off, len - off, "\"%s\"", s ? s : "");
+    } else if (t->dtype == LADLE_FLOAT) {
+      n = fmt_float(buf + off, len - off, ((const float *)t->data)[i], true);
+    } else if (t->dtype == LADLE_DOUBLE) {
+      n = fmt_float(buf + off, len - off, ((const double *)t->data)[i], false);
+    } else if (t->dtype == LADLE_BOOL) {
+      n = snprintf(buf + off, len - off, "%s", ((const uint8_t *)t->data)[i] ? "true" : "false");
+    } else {
+      if (is_float)
+        n = fmt_float(buf + off, len - off, tensor_get_f64(t, i), single);
+      else
+        n = snprintf(buf + off, len - off, "%lld", (long long)tensor_get_i64(t, i));
+    }
+    if (n < 0) break;
+    off += (size_t)n;
+  }
+  if (width > 1 && off < len) buf[off++] = ']';
+  if (off >= len) off = len - 1;
+  buf[off] = '\0';
+  return off;
+}
+
+ladle_status sink_fill_common(sink *k, const sink_opts *o, errbuf *e) {
+  if (!o->table || !o->table[0]) return err_set(e, LADLE_ERR_INVALID, "the sink needs --table");
+  k->table = strdup(o->table);
+  k->model = strdup(o->model ? o->model : "");
+  k->version = strdup(o->version ? o->version : "");
+  k->key_name = strdup(o->key_name ? o->key_name : "key");
+  k->key_is_int = o->key_is_int;
+  k->n_out = o->n_out;
+  k->out = calloc((size_t)o->n_out + 1, sizeof *k->out);
+  if (!k->table || !k->model || !k->version || !k->key_name || !k->out) return LADLE_ERR_NOMEM;
+  for (int i = 0; i < o->n_out; i++) {
+    k->out[i] = o->out[i];
+    k->out[i].name = strdup(o->out[i].name);
+    if (!k->out[i].name) return LADLE_ERR_NOMEM;
+    for (int j = 0; j < i; j++)
+      if (!strcmp(k->out[j].name, k->out[i].name))
+        return err_set(e, LADLE_ERR_INVALID, "two outputs named '%s'", k->out[i].name);
+    if (!strcmp(k->out[i].name, k->key_name) || !strcmp(k->out[i].name, "model") ||
+        !strcmp(k->out[i].name, "model_version") || !strcmp(k->out[i].name, "predicted_at"))
+      return err_set(e, LADLE_ERR_INVALID, "output '%s' clashes with a column ladle adds",
+                     k->out[i].name);
+  }
+  return LADLE_OK;
+}
+
+void sink_free_common(sink *k) {
+  free(k->table);
+  free(k->model);
+  free(k->version);
+  free(k->key_name);
+  for (int i = 0; k->out && i < k->n_out; i++) free(k->out[i].name);
+  free(k->out);
+}
+
+void source_free_common(source *s) {
+  for (int i = 0; s->col_names && i < s->n_cols; i++) free(s->col_names[i]);
+  free(s->col_names);
+  free(s->feature_cols);
+}

@@ -1,0 +1,458 @@
+/* sqlite.c — SQLite source and sink.
+ *
+ * URIs follow SQLAlchemy: sqlite:///relative.db, sqlite:////absolute/path.db. The sink writes in
+ * WAL mode, one transaction per chunk, upserting by key (INSERT ... ON CONFLICT DO UPDATE), so a
+ * rerun rewrites rows instead of duplicating them and a killed job loses at most the chunk in
+ * flight. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "jobs/jobs.h"
+
+#define ROWS_PER_INSERT 64 /* multi-row INSERTs cut per-statement overhead */
+
+static const char *sqlite_path(const char *uri) {
+  return uri + strlen("sqlite:///");
+}
+
+/* "name" with embedded quotes doubled. */
+static void quote_ident(char *out, size_t len, const char *name) {
+  size_t o = 0;
+  if (o < len) out[o++] = '"';
+  for (const char *p = name; *p && o + 2 < len; p++) {
+    if (*p == '"') out[o++] = '"';
+    out[o++] = *p;
+  }
+  if (o < len) out[o++] = '"';
+  out[o < len ? o : len - 1] = '\0';
+}
+
+/* --- source --------------------------------------------------------------------------------- */
+
+typedef struct sq_source {
+  source base;
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  char *query;
+  bool done, typed_key;
+} sq_source;
+
+static int64_t sq_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
+  sq_source *s = (sq_source *)s0;
+  chunk_reset(c);
+  while (!s->done && c->n_rows < max_rows) {
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_DONE) {
+      s->done = true;
+      break;
+    }
+    if (rc != SQLITE_ROW) {
+      err_set(e, LADLE_ERR_IO, "sqlite source: %s", sqlite3_errmsg(s->db));
+      return -1;
+    }
+    const char *key = "";
+    char num[32];
+    if (s0->key_col >= 0) {
+      int kt = sqlite3_column_type(s->st, s0->key_col);
+      if (!s->typed_key) {
+        s0->key_is_int = kt == SQLITE_INTEGER;
+        s->typed_key = true;
+      } else if (kt != SQLITE_INTEGER) {
+        s0->key_is_int = false;
+      }
+      key = (const char *)sqlite3_column_text(s->st, s0->key_col);
+    } else {
+      snprintf(num, sizeof num, "%lld", (long long)(c->first_row + c->n_rows));
+      key = num;
+    }
+    int64_t r = chunk_add_row(c, key ? key : "", key ? strlen(key) : 0);
+    if (r < 0) {
+      err_set(e, LADLE_ERR_NOMEM, "out of memory");
+      return -1;
+    }
+    if (!key) chunk_row_fail(c, r, "key column '%s' is NULL", s0->col_names[s0->key_col]);
+    for (int f = 0; f < s0->n_features; f++) {
+      int col = s0->feature_cols[f];
+      double *cell = &c->x[r * c->n_cols + f];
+      switch (sqlite3_column_type(s->st, col)) {
+        case SQLITE_INTEGER:
+        case SQLITE_FLOAT:
+          *cell = sqlite3_column_double(s->st, col);
+          break;
+        case SQLITE_NULL:
+          *cell = NAN;
+          chunk_row_fail(c, r, "column '%s' is NULL", s0->col_names[col]);
+          break;
+        case SQLITE_TEXT:
+          chunk_set_text(c, r, f, s0->col_names[col], (const char *)sqlite3_column_text(s->st, col));
+          break;
+        default:
+          *cell = NAN;
+          chunk_row_fail(c, r, "column '%s' holds a blob, not a number", s0->col_names[col]);
+      }
+    }
+  }
+  return c->n_rows;
+}
+
+static int64_t sq_count(source *s0) {
+  sq_source *s = (sq_source *)s0;
+  sqlite3_stmt *st = NULL;
+  int64_t n = -1;
+  size_t len = strlen(s->query) + 64;
+  char *sql = malloc(len);
+  if (!sql) return -1;
+  snprintf(sql, len, "SELECT COUNT(*) FROM (%s)", s->query);
+  if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  free(sql);
+  return n;
+}
+
+static void sq_source_close(source *s0) {
+  sq_source *s = (sq_source *)s0;
+  sqlite3_finalize(s->st);
+  sqlite3_close(s->db);
+  source_free_common(s0);
+  free(s->query);
+  free(s);
+}
+
+static const source_vt sq_source_vt = {sq_next, sq_count, sq_source_close};
+
+ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
+  ladle_status st = LADLE_OK;
+  if (!o->query) return err_set(e, LADLE_ERR_INVALID, "a SQLite source needs --query");
+  sq_source *s = calloc(1, sizeof *s);
+  if (!s) return LADLE_ERR_NOMEM;
+  s->base.vt = &sq_source_vt;
+  s->base.key_col = -1;
+  const char *path = sqlite_path(o->uri);
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", path,
+                 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    goto out;
+  }
+  sqlite3_busy_timeout(s->db, 30000);
+  s->query = strdup(o->query);
+  if (sqlite3_prepare_v2(s->db, o->query, -1, &s->st, NULL) != SQLITE_OK) {
+    st = err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
+    goto out;
+  }
+  if (!sqlite3_stmt_readonly(s->st)) {
+    st = err_set(e, LADLE_ERR_INVALID, "the query must only read (a SELECT)");
+    goto out;
+  }
+  s->base.n_cols = sqlite3_column_count(s->st);
+  if (s->base.n_cols <= 0 || s->base.n_cols > JOB_MAX_COLS) {
+    st = err_set(e, LADLE_ERR_INVALID, "the query returns %d columns", s->base.n_cols);
+    goto out;
+  }
+  s->base.col_names = calloc((size_t)s->base.n_cols, sizeof(char *));
+  if (!s->base.col_names) {
+    st = LADLE_ERR_NOMEM;
+    goto out;
+  }
+  for (int i = 0; i < s->base.n_cols; i++) s->base.col_names[i] = strdup(sqlite3_column_name(s->st, i));
+  st = source_finish_columns(&s->base, o->key, e);
+out:
+  if (st) {
+    sq_source_close(&s->base);
+    return st;
+  }
+  *out = &s->base;
+  return LADLE_OK;
+}
+
+/* --- sink ----------------------------------------------------------------------------------- */
+
+typedef struct sq_sink {
+  sink base;
+  sqlite3 *db;
+  sqlite3_stmt *ins_many, *ins_one, *err_ins;
+  char qtable[300], qerr[300];
+  char *path;
+} sq_sink;
+
+static ladle_status exec_sql(sqlite3 *db, const char *sql, errbuf *e) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    ladle_status st = err_set(e, LADLE_ERR_IO, "sqlite: %s (in: %.120s)", msg ? msg : "?", sql);
+    sqlite3_free(msg);
+    return st;
+  }
+  return LADLE_OK;
+}
+
+/* INSERT of `rows` rows with upsert on the key. */
+static char *insert_sql(sq_sink *k, int rows) {
+  size_t cap = 4096 + (size_t)rows * (size_t)(k->base.n_out + 4) * 4 + (size_t)k->base.n_out * 600;
+  char *sql = malloc(cap), q[300];
+  if (!sql) return NULL;
+  size_t o = 0;
+  quote_ident(q, sizeof q, k->base.key_name);
+  o += (size_t)snprintf(sql + o, cap - o, "INSERT INTO %s (%s", k->qtable, q);
+  for (int i = 0; i < k->base.n_out; i++) {
+    quote_ident(q, sizeof q, k->base.out[i].name);
+    o += (size_t)snprintf(sql + o, cap - o, ", %s", q);
+  }
+  o += (size_t)snprintf(sql + o, cap - o, ", model, model_version, predicted_at) VALUES ");
+  for (int r = 0; r < rows; r++) {
+    o += (size_t)snprintf(sql + o, cap - o, "%s(?", r ? "," : "");
+    for (int i = 0; i < k->base.n_out + 3; i++) o += (size_t)snprintf(sql + o, cap - o, ",?");
+    o += (size_t)snprintf(sql + o, cap - o, ")");
+  }
+  quote_ident(q, sizeof q, k->base.key_name);
+  o += (size_t)snprintf(sql + o, cap - o, " ON CONFLICT(%s) DO UPDATE SET ", q);
+  for (int i = 0; i < k->base.n_out; i++) {
+    quote_ident(q, sizeof q, k->base.out[i].name);
+    o += (size_t)snprintf(sql + o, cap - o, "%s = excluded.%s, ", q, q);
+  }
+  snprintf(sql + o, cap - o,
+           "model = excluded.model, model_version = excluded.model_version, "
+           "predicted_at = excluded.predicted_at");
+  return sql;
+}
+
+static ladle_status sq_prepare(sink *k0, errbuf *e) {
+  sq_sink *k = (sq_sink *)k0;
+  ladle_status st;
+  char q[300], *sql = NULL;
+  size_t cap = 4096 + (size_t)k0->n_out * 400;
+  if (!(sql = malloc(cap))) return LADLE_ERR_NOMEM;
+  size_t o = 0;
+  quote_ident(q, sizeof q, k0->key_name);
+  o += (size_t)snprintf(sql + o, cap - o, "CREATE TABLE IF NOT EXISTS %s (%s %s PRIMARY KEY",
+                        k->qtable, q, k0->key_is_int ? "INTEGER" : "TEXT");
+  for (int i = 0; i < k0->n_out; i++) {
+    const sink_column *c = &k0->out[i];
+    const char *type = c->width > 1 || c->dtype == LADLE_STRING ? "TEXT"
+                       : (c->dtype == LADLE_FLOAT || c->dtype == LADLE_DOUBLE || c->dtype == LADLE_FLOAT16)
+                           ? "REAL"
+                           : "INTEGER";
+    quote_ident(q, sizeof q, c->name);
+    o += (size_t)snprintf(sql + o, cap - o, ", %s %s", q, type);
+  }
+  snprintf(sql + o, cap - o, ", model TEXT NOT NULL, model_version TEXT NOT NULL, predicted_at TEXT NOT NULL)");
+  st = exec_sql(k->db, sql, e);
+  if (!st) {
+    snprintf(sql, cap,
+             "CREATE TABLE IF NOT EXISTS %s (key TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+             "model TEXT, model_version TEXT, at TEXT NOT NULL)", k->qerr);
+    st = exec_sql(k->db, sql, e);
+  }
+  if (!st)
+    st = exec_sql(k->db,
+                  "CREATE TABLE IF NOT EXISTS ladle_batch_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                  "started_at TEXT, ended_at TEXT, status TEXT, model TEXT, model_version TEXT, "
+                  "source TEXT, table_name TEXT, rows INTEGER, errors INTEGER, seconds REAL, "
+                  "message TEXT)", e);
+  free(sql);
+  if (st) return st;
+  char *many = insert_sql(k, ROWS_PER_INSERT), *one = insert_sql(k, 1);
+  if (!many || !one) {
+    free(many);
+    free(one);
+    return LADLE_ERR_NOMEM;
+  }
+  if (sqlite3_prepare_v2(k->db, many, -1, &k->ins_many, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2(k->db, one, -1, &k->ins_one, NULL) != SQLITE_OK)
+    st = err_set(e, LADLE_ERR_IO, "table %s does not fit this model's outputs: %s", k->qtable,
+                 sqlite3_errmsg(k->db));
+  free(many);
+  free(one);
+  if (st) return st;
+  char esql[600];
+  snprintf(esql, sizeof esql,
+           "INSERT INTO %s (key, reason, model, model_version, at) VALUES (?,?,?,?,?) "
+           "ON CONFLICT(key) DO UPDATE SET reason = excluded.reason, model = excluded.model, "
+           "model_version = excluded.model_version, at = excluded.at", k->qerr);
+  if (sqlite3_prepare_v2(k->db, esql, -1, &k->err_ins, NULL) != SQLITE_OK)
+    return err_set(e, LADLE_ERR_IO, "errors table %s: %s", k->qerr, sqlite3_errmsg(k->db));
+  return LADLE_OK;
+}
+
+/* Binds one prediction row starting at parameter p; returns the next parameter index. */
+static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t r, int64_t g,
+                    const ladle_tensor *outputs, const char *now, char *buf, size_t blen) {
+  const char *key = c->keys[r];
+  char *end;
+  long long iv = strtoll(key, &end, 10);
+  if (k->base.key_is_int && *key && !*end)
+    sqlite3_bind_int64(st, p++, iv);
+  else
+    sqlite3_bind_text(st, p++, key, -1, SQLITE_STATIC);
+  for (int i = 0; i < k->base.n_out; i++) {
+    const sink_column *col = &k->base.out[i];
+    const ladle_tensor *t = &outputs[i];
+    if (col->width == 1 && t->dtype != LADLE_STRING) {
+      if (t->dtype == LADLE_FLOAT) {
+        float v = ((const float *)t->data)[g];
+        if (isnan(v)) sqlite3_bind_null(st, p++);
+        else sqlite3_bind_double(st, p++, v);
+      } else if (t->dtype == LADLE_DOUBLE) {
+        sqlite3_bind_double(st, p++, ((const double *)t->data)[g]);
+      } else {
+        jobs_format_value(t, g, 1, buf, blen);
+        sqlite3_bind_text(st, p++, buf, -1, SQLITE_TRANSIENT);
+      }
+    } else {
+      jobs_format_value(t, g, col->width, buf, blen);
+      sqlite3_bind_text(st, p++, buf, -1, SQLITE_TRANSIENT);
+    }
+  }
+  sqlite3_bind_text(st, p++, k->base.model, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, p++, k->base.version, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, p++, now, -1, SQLITE_STATIC);
+  return p;
+}
+
+static ladle_status sq_write(sink *k0, const chunk *c, const ladle_tensor *outputs, errbuf *e) {
+  sq_sink *k = (sq_sink *)k0;
+  ladle_status st = LADLE_OK;
+  char now[40], buf[65536];
+  jobs_now_iso(now, sizeof now);
+  if ((st = exec_sql(k->db, "BEGIN IMMEDIATE", e))) return st;
+  int64_t g = 0, pending = 0;
+  int p = 1;
+  int64_t *rows = malloc(sizeof(int64_t) * ((size_t)c->n_rows + 1));
+  if (!rows) {
+    exec_sql(k->db, "ROLLBACK", e);
+    return LADLE_ERR_NOMEM;
+  }
+  int64_t n_good = 0;
+  for (int64_t r = 0; r < c->n_rows; r++)
+    if (!c->row_error[r]) rows[n_good++] = r;
+  for (int64_t i = 0; i < n_good && !st; i++, g++) {
+    int64_t r = rows[i];
+    bool batch = n_good - (i - pending) >= ROWS_PER_INSERT || pending > 0;
+    if (batch) {
+      p = bind_row(k, k->ins_many, p, c, r, g, outputs, now, buf, sizeof buf);
+      if (++pending == ROWS_PER_INSERT) {
+        if (sqlite3_step(k->ins_many) != SQLITE_DONE)
+          st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
+        sqlite3_reset(k->ins_many);
+        sqlite3_clear_bindings(k->ins_many);
+        pending = 0;
+        p = 1;
+      }
+    } else {
+      bind_row(k, k->ins_one, 1, c, r, g, outputs, now, buf, sizeof buf);
+      if (sqlite3_step(k->ins_one) != SQLITE_DONE)
+        st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
+      sqlite3_reset(k->ins_one);
+    }
+  }
+  free(rows);
+  for (int64_t r = 0; r < c->n_rows && !st; r++) {
+    if (!c->row_error[r]) continue;
+    sqlite3_bind_text(k->err_ins, 1, c->keys[r], -1, SQLITE_STATIC);
+    sqlite3_bind_text(k->err_ins, 2, c->row_error[r], -1, SQLITE_STATIC);
+    sqlite3_bind_text(k->err_ins, 3, k0->model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(k->err_ins, 4, k0->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(k->err_ins, 5, now, -1, SQLITE_STATIC);
+    if (sqlite3_step(k->err_ins) != SQLITE_DONE)
+      st = err_set(e, LADLE_ERR_IO, "sqlite errors insert: %s", sqlite3_errmsg(k->db));
+    sqlite3_reset(k->err_ins);
+  }
+  if (st) {
+    errbuf ignore;
+    exec_sql(k->db, "ROLLBACK", &ignore);
+    return st;
+  }
+  return exec_sql(k->db, "COMMIT", e);
+}
+
+static ladle_status sq_existing(sink *k0, void (*fn)(void *, const char *), void *ud, errbuf *e) {
+  sq_sink *k = (sq_sink *)k0;
+  char sql[1024], q[300];
+  sqlite3_stmt *st = NULL;
+  quote_ident(q, sizeof q, k0->key_name);
+  snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE model = ? AND model_version = ?", q, k->qtable);
+  if (sqlite3_prepare_v2(k->db, sql, -1, &st, NULL) != SQLITE_OK) {
+    sqlite3_finalize(st);
+    return LADLE_OK; /* no table yet: nothing exists */
+  }
+  sqlite3_bind_text(st, 1, k0->model, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, k0->version, -1, SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    if (key) fn(ud, key);
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return err_set(e, LADLE_ERR_IO, "sqlite: %s", sqlite3_errmsg(k->db));
+  return LADLE_OK;
+}
+
+static ladle_status sq_record_run(sink *k0, const run_record *r, errbuf *e) {
+  sq_sink *k = (sq_sink *)k0;
+  sqlite3_stmt *st = NULL;
+  const char *sql =
+      "INSERT INTO ladle_batch_runs (started_at, ended_at, status, model, model_version, source, "
+      "table_name, rows, errors, seconds, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)";
+  errbuf ignore;
+  exec_sql(k->db,
+           "CREATE TABLE IF NOT EXISTS ladle_batch_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+           "started_at TEXT, ended_at TEXT, status TEXT, model TEXT, model_version TEXT, "
+           "source TEXT, table_name TEXT, rows INTEGER, errors INTEGER, seconds REAL, "
+           "message TEXT)", &ignore);
+  if (sqlite3_prepare_v2(k->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return err_set(e, LADLE_ERR_IO, "ladle_batch_runs: %s", sqlite3_errmsg(k->db));
+  const char *texts[7] = {r->started_at, r->ended_at, r->status, r->model, r->version, r->source, r->table};
+  for (int i = 0; i < 7; i++) sqlite3_bind_text(st, i + 1, texts[i], -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 8, r->rows);
+  sqlite3_bind_int64(st, 9, r->errors);
+  sqlite3_bind_double(st, 10, r->seconds);
+  sqlite3_bind_text(st, 11, r->message ? r->message : "", -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc != SQLITE_DONE) return err_set(e, LADLE_ERR_IO, "ladle_batch_runs: %s", sqlite3_errmsg(k->db));
+  return LADLE_OK;
+}
+
+static void sq_sink_close(sink *k0) {
+  sq_sink *k = (sq_sink *)k0;
+  sqlite3_finalize(k->ins_many);
+  sqlite3_finalize(k->ins_one);
+  sqlite3_finalize(k->err_ins);
+  sqlite3_close(k->db);
+  free(k->path);
+  sink_free_common(k0);
+  free(k);
+}
+
+static const sink_vt sq_sink_vt = {sq_prepare, sq_write, sq_existing, sq_record_run, sq_sink_close};
+
+ladle_status sqlite_sink_open(const sink_opts *o, sink **out, errbuf *e) {
+  ladle_status st;
+  sq_sink *k = calloc(1, sizeof *k);
+  if (!k) return LADLE_ERR_NOMEM;
+  k->base.vt = &sq_sink_vt;
+  if ((st = sink_fill_common(&k->base, o, e))) goto out;
+  k->path = strdup(sqlite_path(o->uri));
+  if (sqlite3_open_v2(k->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", k->path,
+                 k->db ? sqlite3_errmsg(k->db) : "out of memory");
+    goto out;
+  }
+  sqlite3_busy_timeout(k->db, 30000);
+  quote_ident(k->qtable, sizeof k->qtable, o->table);
+  char errname[300];
+  snprintf(errname, sizeof errname, "%s_errors", o->table);
+  quote_ident(k->qerr, sizeof k->qerr, errname);
+  if ((st = exec_sql(k->db, "PRAGMA journal_mode=WAL", e))) goto out;
+  if ((st = exec_sql(k->db, "PRAGMA synchronous=NORMAL", e))) goto out;
+out:
+  if (st) {
+    sq_sink_close(&k->base);
+    return st;
+  }
+  *out = &k->base;
+  return LADLE_OK;
+}
