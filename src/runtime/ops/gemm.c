@@ -1,6 +1,709 @@
-/* gemm.c — ops of the gemm family. */
-#include "runtime/op.h"
+/* gemm.c — the float GEMM engine (see gemm_common.h) and the ops of the gemm family: Gemm and
+ * MatMul.
+ *
+ * Engine layout: a product is cut into tiles of 8 rows × 48 columns; a task owns a range of
+ * row panels × column tiles of one product and walks K in blocks of KC, accumulating each tile
+ * in a private buffer, so the B rows of a K block are read from cache by every row panel. The
+ * last K block applies the epilogue (alpha, previous C, biases, fused activation) and stores
+ * the tile, skipping gap columns. Tasks are spread over the session's pool only when the
+ * product is big enough to pay for waking the workers. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/ops/gemm_common.h"
+
+#define KC 256           /* rows of B per K block */
+#define TASK_TILES 8     /* column tiles per task, at most */
+#define TASK_PANELS 16   /* row panels per task, at most */
+#define TILE (GEMM_MR * GEMM_NR)
+#define CBUF_FLOATS ((size_t)TASK_PANELS * TASK_TILES * TILE)
+#define PAR_MIN_MACS (1 << 21) /* below this a product runs on the calling thread */
+
+/* --- packing ------------------------------------------------------------------------------- */
+
+size_t gemm_pack_a_size(int64_t m, int64_t k) {
+  return (size_t)((m + GEMM_MR - 1) / GEMM_MR) * GEMM_MR * (size_t)(k > 0 ? k : 1);
+}
+
+void gemm_pack_a(float *dst, const float *a, int64_t m, int64_t k, int64_t rs, int64_t cs) {
+  for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {
+    float *d = dst + i0 * k;
+    int64_t mr = m - i0 < GEMM_MR ? m - i0 : GEMM_MR;
+    for (int64_t r = 0; r < GEMM_MR; r++) {
+      const float *src = a + (i0 + r) * rs;
+      if (r >= mr) {
+        for (int64_t p = 0; p < k; p++) d[p * GEMM_MR + r] = 0;
+      } else {
+        for (int64_t p = 0; p < k; p++) d[p * GEMM_MR + r] = src[p * cs];
+      }
+    }
+  }
+}
+
+size_t gemm_pack_b_size(int64_t k, int64_t n) {
+  return (size_t)((n + GEMM_NR - 1) / GEMM_NR) * GEMM_NR * (size_t)(k > 0 ? k : 1);
+}
+
+void gemm_pack_b(float *dst, const float *b, int64_t k, int64_t n, int64_t rs, int64_t cs) {
+  for (int64_t j0 = 0; j0 < n; j0 += GEMM_NR) {
+    float *d = dst + j0 * k;
+    int64_t nr = n - j0 < GEMM_NR ? n - j0 : GEMM_NR;
+    for (int64_t p = 0; p < k; p++) {
+      const float *src = b + p * rs + j0 * cs;
+      for (int64_t j = 0; j < nr; j++) d[p * GEMM_NR + j] = src[j * cs];
+      for (int64_t j = nr; j < GEMM_NR; j++) d[p * GEMM_NR + j] = 0;
+    }
+  }
+}
+
+/* --- activation ---------------------------------------------------------------------------- */
+
+typedef struct act_spec {
+  act_kind kind;
+  float lo, hi; /* ACT_CLIP bounds; lo is LeakyRelu's alpha */
+} act_spec;
+
+static act_spec act_of(const node *n) {
+  act_spec a = {ACT_NONE, 0, 0};
+  if (n) {
+    a.kind = n->act;
+    a.lo = n->act_alpha;
+    a.hi = n->act_beta;
+  }
+  return a;
+}
+
+static inline float act_scalar(const act_spec *a, float x) {
+  switch (a->kind) {
+    case ACT_RELU: return x > 0 ? x : 0;
+    case ACT_CLIP: return x < a->lo ? a->lo : (x > a->hi ? a->hi : x);
+    case ACT_LEAKY_RELU: return x >= 0 ? x : a->lo * x;
+    case ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    default: return x;
+  }
+}
+
+/* --- the reference product ----------------------------------------------------------------- */
+
+void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs, int64_t bcs,
+              int64_t m, int64_t n, int64_t k, float alpha, bool accumulate,
+              const float *bias_row, const float *bias_col, const node *act_node, float *c,
+              int64_t ldc) {
+  act_spec act = act_of(act_node);
+  for (int64_t i = 0; i < m; i++) {
+    for (int64_t j = 0; j < n; j++) {
+      float s = 0;
+      for (int64_t p = 0; p < k; p++) s += a[i * ars + p * acs] * b[p * brs + j * bcs];
+      float v = alpha * s;
+      if (accumulate) v += c[i * ldc + j];
+      if (bias_row) v += bias_row[i];
+      if (bias_col) v += bias_col[j];
+      c[i * ldc + j] = act_scalar(&act, v);
+    }
+  }
+}
+
+/* --- micro-kernels ------------------------------------------------------------------------- */
+
+/* A kernel multiplies kc rows: 8×kc packed A (a) by kc×(16·nv) B and leaves the MR×48 result
+ * in t (adding to t when load_t). B row p is at b + offs[p] (offs) or b + p*stride; the last
+ * 16-lane vector reads only `nlast` lanes. */
+typedef void (*ukern_fn)(int64_t kc, const float *a, const float *b, const int64_t *offs,
+                         int64_t stride, int nlast, float *t, bool load_t);
+
+static void ukern_c(int mr, int nv, int64_t kc, const float *a, const float *b,
+                    const int64_t *offs, int64_t stride, int nlast, float *t, bool load_t) {
+  float acc[GEMM_MR][GEMM_NR];
+  int ncol = (nv - 1) * 16 + nlast;
+  for (int r = 0; r < mr; r++)
+    for (int j = 0; j < GEMM_NR; j++) acc[r][j] = load_t ? t[r * GEMM_NR + j] : 0;
+  for (int64_t p = 0; p < kc; p++) {
+    const float *bp = offs ? b + offs[p] : b + p * stride;
+    for (int r = 0; r < mr; r++) {
+      float av = a[p * GEMM_MR + r];
+      for (int j = 0; j < ncol; j++) acc[r][j] += av * bp[j];
+    }
+  }
+  for (int r = 0; r < mr; r++) memcpy(t + r * GEMM_NR, acc[r], sizeof acc[r]);
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi,bmi2")
+
+static inline __attribute__((always_inline)) void ukern_body(const int MR, const int NV,
+                                                             int64_t kc, const float *a,
+                                                             const float *b, const int64_t *offs,
+                                                             int64_t stride, int nlast, float *t,
+                                                             bool load_t) {
+  __m512 acc[GEMM_MR][3];
+  __mmask16 ml = (__mmask16)((1u << nlast) - 1u);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++)
+      acc[r][v] = load_t ? _mm512_load_ps(t + r * GEMM_NR + v * 16) : _mm512_setzero_ps();
+#define UK_STEP(BP)                                                                  \
+  do {                                                                               \
+    __m512 bv[3];                                                                    \
+    _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) bv[v] =                     \
+        v == NV - 1 ? _mm512_maskz_loadu_ps(ml, (BP) + v * 16)                       \
+                    : _mm512_loadu_ps((BP) + v * 16);                                \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                           \
+      __m512 av = _mm512_set1_ps(a[r]);                                              \
+      _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) acc[r][v] =               \
+          _mm512_fmadd_ps(av, bv[v], acc[r][v]);                                     \
+    }                                                                                \
+    a += GEMM_MR;                                                                    \
+  } while (0)
+  if (offs) {
+    for (int64_t p = 0; p < kc; p++) UK_STEP(b + offs[p]);
+  } else {
+    for (int64_t p = 0; p < kc; p++) UK_STEP(b + p * stride);
+  }
+#undef UK_STEP
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) _mm512_store_ps(t + r * GEMM_NR + v * 16, acc[r][v]);
+}
+
+#define UK_DEF(MR_, NV_)                                                                     \
+  static void ukern_##MR_##_##NV_(int64_t kc, const float *a, const float *b,               \
+                                  const int64_t *offs, int64_t stride, int nlast, float *t, \
+                                  bool load_t) {                                             \
+    ukern_body(MR_, NV_, kc, a, b, offs, stride, nlast, t, load_t);                          \
+  }
+#define UK_ROW(MR_) UK_DEF(MR_, 1) UK_DEF(MR_, 2) UK_DEF(MR_, 3)
+UK_ROW(1) UK_ROW(2) UK_ROW(3) UK_ROW(4) UK_ROW(5) UK_ROW(6) UK_ROW(7) UK_ROW(8)
+#undef UK_ROW
+#undef UK_DEF
+
+#define UK_ENT(MR_) {ukern_##MR_##_1, ukern_##MR_##_2, ukern_##MR_##_3}
+static const ukern_fn ukern_tab[GEMM_MR][3] = {UK_ENT(1), UK_ENT(2), UK_ENT(3), UK_ENT(4),
+                                               UK_ENT(5), UK_ENT(6), UK_ENT(7), UK_ENT(8)};
+#undef UK_ENT
+
+static inline __m512 act_v(const act_spec *a, __m512 x) {
+  switch (a->kind) {
+    case ACT_RELU: return _mm512_max_ps(x, _mm512_setzero_ps());
+    case ACT_CLIP:
+      return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(a->lo)), _mm512_set1_ps(a->hi));
+    case ACT_LEAKY_RELU: {
+      __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(x, neg, x, _mm512_set1_ps(a->lo));
+    }
+    case ACT_SIGMOID: {
+      float tmp[16];
+      _mm512_storeu_ps(tmp, x);
+      for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
+      return _mm512_loadu_ps(tmp);
+    }
+    default: return x;
+  }
+}
+
+/* Stores rows [0, mr) of tile t (padded columns j0.., ncv of them valid) into C. */
+static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,
+                          const gemm_shape *s, const gemm_prod *p, const act_spec *act) {
+  __m512 alpha = _mm512_set1_ps(s->alpha);
+  bool gaps = s->ws != s->ow;
+  for (int r = 0; r < mr; r++) {
+    int64_t row = row0 + r;
+    float *crow = p->c + row * s->ldc;
+    __m512 brow = _mm512_set1_ps(p->bias_row ? p->bias_row[row] : 0.0f);
+    for (int64_t v = 0; v * 16 < ncv; v++) {
+      __m512 x = _mm512_mul_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), alpha);
+      int64_t col = j0 + v * 16;
+      int64_t lanes = ncv - v * 16 < 16 ? ncv - v * 16 : 16;
+      if (!gaps) {
+        __mmask16 mk = (__mmask16)((1u << lanes) - 1u);
+        if (s->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, crow + col));
+        x = _mm512_add_ps(x, brow);
+        if (p->bias_col) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, p->bias_col + col));
+        _mm512_mask_storeu_ps(crow + col, mk, act_v(act, x));
+        continue;
+      }
+      x = _mm512_add_ps(x, brow);
+      /* split the vector at padded-row boundaries; keep the lanes that are outputs */
+      for (int64_t l = 0; l < lanes;) {
+        int64_t j = col + l, oh = j / s->ws, ow = j % s->ws;
+        int64_t seg = s->ws - ow < lanes - l ? s->ws - ow : lanes - l;
+        int64_t valid = ow < s->ow ? (s->ow - ow < seg ? s->ow - ow : seg) : 0;
+        if (valid > 0) {
+          __mmask16 mk = (__mmask16)(((1u << valid) - 1u) << l);
+          float *dst = crow + oh * s->ow + ow;
+          __m512 y = x;
+          if (s->accumulate) y = _mm512_add_ps(y, _mm512_mask_expandloadu_ps(y, mk, dst));
+          _mm512_mask_compressstoreu_ps(dst, mk, act_v(act, y));
+        }
+        l += seg;
+      }
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+static void finish_c(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,
+                     const gemm_shape *s, const gemm_prod *p, const act_spec *act) {
+  for (int r = 0; r < mr; r++) {
+    int64_t row = row0 + r;
+    float *crow = p->c + row * s->ldc;
+    float brow = p->bias_row ? p->bias_row[row] : 0.0f;
+    for (int64_t jj = 0; jj < ncv; jj++) {
+      int64_t j = j0 + jj, oh = j / s->ws, ow = j % s->ws;
+      if (ow >= s->ow) continue;
+      float *dst = crow + oh * s->ow + ow;
+      float x = s->alpha * t[r * GEMM_NR + jj] + brow;
+      if (s->accumulate) x += *dst;
+      if (p->bias_col) x += p->bias_col[j];
+      *dst = act_scalar(act, x);
+    }
+  }
+}
+
+static bool cpu_avx512(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+}
+
+/* --- the driver ---------------------------------------------------------------------------- */
+
+typedef struct run_job {
+  const gemm_shape *s;
+  gemm_prod_fn get;
+  void *ud;
+  int64_t mp, nq;         /* row panels and column tiles of one product */
+  int64_t mchunk, qchunk; /* per task */
+  int64_t mtasks, qtasks; /* per product */
+  float *cbuf;            /* nslots buffers of CBUF_FLOATS */
+  atomic_uint slots;      /* bit i set: buffer i in use */
+  bool avx512;
+  act_spec act;
+} run_job;
+
+static float *slot_claim(run_job *j, unsigned *bit) {
+  for (;;) {
+    unsigned cur = atomic_load(&j->slots);
+    unsigned free_bits = ~cur;
+    if (!free_bits) continue; /* cannot happen: tasks never outnumber threads */
+    unsigned b = (unsigned)__builtin_ctz(free_bits);
+    if (atomic_compare_exchange_weak(&j->slots, &cur, cur | (1u << b))) {
+      *bit = b;
+      return j->cbuf + (size_t)b * CBUF_FLOATS;
+    }
+  }
+}
+
+static void run_task(void *arg, int64_t task) {
+  run_job *j = arg;
+  const gemm_shape *s = j->s;
+  int64_t per_prod = j->mtasks * j->qtasks;
+  int64_t prod = task / per_prod, rem = task % per_prod;
+  int64_t i0 = rem / j->qtasks * j->mchunk, q0 = rem % j->qtasks * j->qchunk;
+  int64_t i1 = i0 + j->mchunk < j->mp ? i0 + j->mchunk : j->mp;
+  int64_t q1 = q0 + j->qchunk < j->nq ? q0 + j->qchunk : j->nq;
+  int64_t k = s->k, nkb = k > 0 ? (k + KC - 1) / KC : 1;
+  float local[TILE] __attribute__((aligned(64)));
+  float *cb = local;
+  unsigned bit = 0;
+  gemm_prod p;
+  j->get(j->ud, prod, &p);
+  if (nkb > 1) cb = slot_claim(j, &bit);
+  for (int64_t kb = 0; kb < nkb; kb++) {
+    int64_t k0 = kb * KC, kc = k - k0 < KC ? k - k0 : KC;
+    if (kc < 0) kc = 0;
+    for (int64_t ip = i0; ip < i1; ip++) {
+      int mr = (int)(s->m - ip * GEMM_MR < GEMM_MR ? s->m - ip * GEMM_MR : GEMM_MR);
+      const float *a = p.a + ip * GEMM_MR * k + k0 * GEMM_MR;
+      for (int64_t q = q0; q < q1; q++) {
+        int64_t j0 = q * GEMM_NR;
+        int64_t ncv = s->cols - j0 < GEMM_NR ? s->cols - j0 : GEMM_NR;
+        int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
+        const float *b;
+        const int64_t *offs = NULL;
+        int64_t stride = p.b.stride;
+        if (p.b.panels) {
+          b = p.b.base + q * GEMM_NR * k + k0 * GEMM_NR;
+          stride = GEMM_NR;
+        } else if (p.b.offs) {
+          b = p.b.base + j0;
+          offs = p.b.offs + k0;
+        } else {
+          b = p.b.base + j0 + k0 * p.b.stride;
+        }
+        float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
+        if (j->avx512)
+          ukern_tab[mr - 1][nv - 1](kc, a, b, offs, stride, nlast, t, kb > 0);
+        else
+          ukern_c(mr, nv, kc, a, b, offs, stride, nlast, t, kb > 0);
+        if (kb == nkb - 1) {
+          if (j->avx512)
+            finish_avx512(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act);
+          else
+            finish_c(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act);
+        }
+      }
+    }
+  }
+  if (nkb > 1) atomic_fetch_and(&j->slots, ~(1u << bit));
+}
+
+static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, gemm_prod_fn get,
+                      void *ud) {
+  run_job j;
+  memset(&j, 0, sizeof j);
+  if (s->m <= 0 || s->cols <= 0 || n_prod <= 0) return LADLE_OK;
+  j.s = s;
+  j.get = get;
+  j.ud = ud;
+  j.avx512 = cpu_avx512();
+  j.act = act_of(s->act_node);
+  j.mp = cdiv(s->m, GEMM_MR);
+  j.nq = cdiv(s->cols, GEMM_NR);
+  j.mchunk = j.mp < TASK_PANELS ? j.mp : TASK_PANELS;
+  j.qchunk = j.nq < TASK_TILES ? j.nq : TASK_TILES;
+  int threads = op_threads(c);
+  double macs = (double)s->m * (double)s->k * (double)s->cols * (double)n_prod;
+  bool par = threads > 1 && macs >= PAR_MIN_MACS;
+  if (par) { /* enough tasks to keep every thread busy: narrow the column range, then rows */
+    int64_t want = 4 * (int64_t)threads;
+    while (n_prod * cdiv(j.mp, j.mchunk) * cdiv(j.nq, j.qchunk) < want && j.qchunk > 2)
+      j.qchunk = cdiv(j.qchunk, 2);
+    while (n_prod * cdiv(j.mp, j.mchunk) * cdiv(j.nq, j.qchunk) < want && j.mchunk > 1)
+      j.mchunk = cdiv(j.mchunk, 2);
+  }
+  j.mtasks = cdiv(j.mp, j.mchunk);
+  j.qtasks = cdiv(j.nq, j.qchunk);
+  int64_t tasks = n_prod * j.mtasks * j.qtasks;
+  int nslots = par ? threads : 1;
+  if (nslots > 32) nslots = 32;
+  if (s->k > KC) {
+    j.cbuf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
+    if (!j.cbuf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
+  }
+  atomic_init(&j.slots, 0u);
+  if (par)
+    tpool_run(op_pool(c), tasks, run_task, &j);
+  else
+    for (int64_t t = 0; t < tasks; t++) run_task(&j, t);
+  return LADLE_OK;
+}
+
+/* --- Gemm ---------------------------------------------------------------------------------- */
+
+typedef struct gemm_state {
+  int64_t k, n;
+  float *pb; /* B packed into panels (op(B), k×n) */
+} gemm_state;
+
+static void gemm_state_free(void *p) {
+  gemm_state *st = p;
+  if (!st) return;
+  free(st->pb);
+  free(st);
+}
+
+static ladle_status gemm_init(const graph *g, node *n, errbuf *e) {
+  const ladle_tensor *b = op_const_input(g, n, 1);
+  (void)e;
+  if (!b || b->dtype != LADLE_FLOAT || b->ndim != 2) return LADLE_OK;
+  bool tb = node_attr_int(n, "transB", 0) != 0;
+  int64_t k = tb ? b->dims[1] : b->dims[0], nn = tb ? b->dims[0] : b->dims[1];
+  if (k <= 0 || nn <= 0) return LADLE_OK;
+  gemm_state *st = calloc(1, sizeof *st);
+  size_t sz = gemm_pack_b_size(k, nn) * sizeof(float);
+  if (st) st->pb = aligned_alloc(64, (sz + 63) / 64 * 64);
+  if (!st || !st->pb) {
+    gemm_state_free(st);
+    return LADLE_OK; /* run() packs per call instead */
+  }
+  st->k = k;
+  st->n = nn;
+  if (tb)
+    gemm_pack_b(st->pb, b->data, k, nn, 1, b->dims[1]);
+  else
+    gemm_pack_b(st->pb, b->data, k, nn, b->dims[1], 1);
+  n->state = st;
+  return LADLE_OK;
+}
+
+typedef struct one_prod {
+  gemm_prod p;
+} one_prod;
+
+static void get_one(void *ud, int64_t i, gemm_prod *p) {
+  (void)i;
+  *p = ((one_prod *)ud)->p;
+}
+
+/* Y = beta*C broadcast to m×n (C: rank <= 2, unidirectional broadcast). */
+static void prefill_c(float *y, const float *cd, const ladle_tensor *ct, int64_t m, int64_t n,
+                      float beta) {
+  int64_t cm = ct->ndim == 2 ? ct->dims[0] : 1;
+  int64_t cn = ct->ndim >= 1 ? ct->dims[ct->ndim - 1] : 1;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t jj = 0; jj < n; jj++)
+      y[i * n + jj] = beta * cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : jj)];
+}
+
+#define GEMM_GENERIC(T, ACC)                                                                 \
+  do {                                                                                       \
+    const T *A = a->data, *B = b->data, *C = ct ? ct->data : NULL;                           \
+    T *Y = y->data;                                                                          \
+    int64_t cm = ct && ct->ndim == 2 ? ct->dims[0] : 1;                                      \
+    int64_t cn = ct && ct->ndim >= 1 ? ct->dims[ct->ndim - 1] : 1;                           \
+    for (int64_t i = 0; i < m; i++)                                                          \
+      for (int64_t jj = 0; jj < n; jj++) {                                                   \
+        ACC sum = 0;                                                                         \
+        for (int64_t p = 0; p < k; p++) sum += (ACC)A[i * ars + p * acs] * (ACC)B[p * brs + jj * bcs]; \
+        ACC v = (ACC)alpha * sum;                                                            \
+        if (C) v += (ACC)beta * (ACC)C[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : jj)];         \
+        Y[i * n + jj] = (T)v;                                                                \
+      }                                                                                      \
+  } while (0)
+
+static ladle_status run_gemm(op_ctx *c) {
+  const node *nd = op_node(c);
+  const ladle_tensor *a = op_in(c, 0), *b = op_in(c, 1), *ct = op_in(c, 2);
+  ladle_tensor *y = NULL;
+  ladle_status st;
+  if (!a || !b) return op_fail(c, LADLE_ERR_INVALID, "Gemm needs inputs A and B");
+  if (a->ndim != 2 || b->ndim != 2)
+    return op_fail(c, LADLE_ERR_SHAPE, "A and B must be 2-D, got ranks %d and %d", a->ndim, b->ndim);
+  if (a->dtype != b->dtype || (ct && ct->dtype != a->dtype))
+    return op_fail(c, LADLE_ERR_DTYPE, "inputs must share one data type");
+  bool ta = node_attr_int(nd, "transA", 0) != 0, tb = node_attr_int(nd, "transB", 0) != 0;
+  float alpha = node_attr_float(nd, "alpha", 1.0f), beta = node_attr_float(nd, "beta", 1.0f);
+  int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];
+  int64_t kb = tb ? b->dims[1] : b->dims[0], n = tb ? b->dims[0] : b->dims[1];
+  if (k != kb)
+    return op_fail(c, LADLE_ERR_SHAPE, "inner dimensions differ: A gives K=%lld, B gives %lld",
+                   (long long)k, (long long)kb);
+  if (ct) {
+    if (ct->ndim > 2)
+      return op_fail(c, LADLE_ERR_SHAPE, "C must have rank <= 2, got %d", ct->ndim);
+    int64_t cm = ct->ndim == 2 ? ct->dims[0] : 1, cn = ct->ndim >= 1 ? ct->dims[ct->ndim - 1] : 1;
+    if ((cm != 1 && cm != m) || (cn != 1 && cn != n))
+      return op_fail(c, LADLE_ERR_SHAPE, "C of shape [%lld,%lld] does not broadcast to [%lld,%lld]",
+                     (long long)cm, (long long)cn, (long long)m, (long long)n);
+  }
+  int64_t ars = ta ? 1 : a->dims[1], acs = ta ? a->dims[1] : 1;
+  int64_t brs = tb ? 1 : b->dims[1], bcs = tb ? b->dims[1] : 1;
+  int64_t dims[2] = {m, n};
+  if ((st = op_out(c, 0, a->dtype, 2, dims, &y))) return st;
+  if (m == 0 || n == 0) return LADLE_OK;
+  switch (a->dtype) {
+    case LADLE_FLOAT: break;
+    case LADLE_DOUBLE: GEMM_GENERIC(double, double); return LADLE_OK;
+    case LADLE_INT32: GEMM_GENERIC(int32_t, int64_t); return LADLE_OK;
+    case LADLE_INT64: GEMM_GENERIC(int64_t, int64_t); return LADLE_OK;
+    case LADLE_UINT32: GEMM_GENERIC(uint32_t, uint64_t); return LADLE_OK;
+    case LADLE_UINT64: GEMM_GENERIC(uint64_t, uint64_t); return LADLE_OK;
+    default:
+      return op_fail(c, LADLE_ERR_DTYPE, "unsupported data type %s", ladle_dtype_name(a->dtype));
+  }
+  float *yd = y->data;
+  const float *cd = ct ? ct->data : NULL;
+  int64_t cm = ct && ct->ndim == 2 ? ct->dims[0] : 1, cn = ct && ct->ndim >= 1 ? ct->dims[ct->ndim - 1] : 1;
+  gemm_shape s = {m, k, n, n, n, n, alpha, false, nd};
+  one_prod op;
+  memset(&op, 0, sizeof op);
+  if (cd && beta != 0) {
+    if (beta == 1 && cm == 1 && cn == n && n > 1)
+      op.p.bias_col = cd;
+    else if (beta == 1 && cn == 1 && cm == m && m > 1)
+      op.p.bias_row = cd;
+    else {
+      prefill_c(yd, cd, ct, m, n, beta);
+      s.accumulate = true;
+    }
+  }
+  /* B: prepacked weights, B in place, or packed per run */
+  const gemm_state *gs = nd->state;
+  if (gs && gs->k == k && gs->n == n) {
+    op.p.b.base = gs->pb;
+    op.p.b.panels = true;
+  } else if (!tb) {
+    op.p.b.base = b->data;
+    op.p.b.stride = n;
+  } else {
+    float *pb = op_scratch(c, 1, gemm_pack_b_size(k, n) * sizeof(float));
+    if (!pb) return op_fail(c, LADLE_ERR_NOMEM, "out of memory packing B");
+    gemm_pack_b(pb, b->data, k, n, brs, bcs);
+    op.p.b.base = pb;
+    op.p.b.panels = true;
+  }
+  float *pa = op_scratch(c, 0, gemm_pack_a_size(m, k) * sizeof(float));
+  if (!pa) return op_fail(c, LADLE_ERR_NOMEM, "out of memory packing A");
+  gemm_pack_a(pa, a->data, m, k, ars, acs);
+  op.p.a = pa;
+  op.p.c = yd;
+  return gemm_run(c, 2, &s, 1, get_one, &op);
+}
+
+/* --- MatMul -------------------------------------------------------------------------------- */
+
+typedef struct mm_job {
+  const float *pa;      /* packed A matrices, one per A batch */
+  size_t pa_size;       /* floats per packed A */
+  const float *b;       /* B data (row-major k×n per batch) or packed panels */
+  bool b_panels;
+  int64_t k, n, mn;
+  float *y;
+  int nb;               /* batch rank of the output */
+  int64_t bdims[LADLE_MAX_DIMS], sa[LADLE_MAX_DIMS], sb[LADLE_MAX_DIMS];
+} mm_job;
+
+/* Batch index i of the output to the A and B matrix indices (broadcast strides in matrices). */
+static void mm_batch(const mm_job *j, int64_t i, int64_t *ia, int64_t *ib) {
+  int64_t oa = 0, ob = 0;
+  for (int d = j->nb - 1; d >= 0; d--) {
+    int64_t x = i % j->bdims[d];
+    i /= j->bdims[d];
+    oa += x * j->sa[d];
+    ob += x * j->sb[d];
+  }
+  *ia = oa;
+  *ib = ob;
+}
+
+static void mm_get(void *ud, int64_t i, gemm_prod *p) {
+  const mm_job *j = ud;
+  int64_t ia, ib;
+  mm_batch(j, i, &ia, &ib);
+  memset(p, 0, sizeof *p);
+  p->a = j->pa + (size_t)ia * j->pa_size;
+  if (j->b_panels) {
+    p->b.base = j->b;
+    p->b.panels = true;
+  } else {
+    p->b.base = j->b + ib * j->k * j->n;
+    p->b.stride = j->n;
+  }
+  p->c = j->y + i * j->mn;
+}
+
+#define MATMUL_GENERIC(T, ACC)                                                               \
+  do {                                                                                       \
+    const T *A = a->data, *B = b->data;                                                      \
+    T *Y = y->data;                                                                          \
+    for (int64_t bi = 0; bi < nbatch; bi++) {                                                \
+      int64_t ia, ib;                                                                        \
+      mm_batch(&j, bi, &ia, &ib);                                                            \
+      const T *Am = A + ia * m * k, *Bm = B + ib * k * n;                                    \
+      T *Ym = Y + bi * m * n;                                                                \
+      for (int64_t i = 0; i < m; i++)                                                        \
+        for (int64_t jj = 0; jj < n; jj++) {                                                 \
+          ACC s = 0;                                                                         \
+          for (int64_t p = 0; p < k; p++) s += (ACC)Am[i * k + p] * (ACC)Bm[p * n + jj];      \
+          Ym[i * n + jj] = (T)s;                                                             \
+        }                                                                                    \
+    }                                                                                        \
+  } while (0)
+
+static ladle_status matmul_init(const graph *g, node *n, errbuf *e) {
+  const ladle_tensor *b = op_const_input(g, n, 1);
+  (void)e;
+  if (!b || b->dtype != LADLE_FLOAT || b->ndim != 2 || b->dims[0] <= 0 || b->dims[1] <= 0)
+    return LADLE_OK;
+  gemm_state *st = calloc(1, sizeof *st);
+  size_t sz = gemm_pack_b_size(b->dims[0], b->dims[1]) * sizeof(float);
+  if (st) st->pb = aligned_alloc(64, (sz + 63) / 64 * 64);
+  if (!st || !st->pb) {
+    gemm_state_free(st);
+    return LADLE_OK;
+  }
+  st->k = b->dims[0];
+  st->n = b->dims[1];
+  gemm_pack_b(st->pb, b->data, st->k, st->n, st->n, 1);
+  n->state = st;
+  return LADLE_OK;
+}
+
+static ladle_status run_matmul(op_ctx *c) {
+  const node *nd = op_node(c);
+  const ladle_tensor *a = op_in(c, 0), *b = op_in(c, 1);
+  ladle_tensor *y = NULL;
+  ladle_status st;
+  char s1[128], s2[128];
+  mm_job j;
+  memset(&j, 0, sizeof j);
+  if (!a || !b) return op_fail(c, LADLE_ERR_INVALID, "MatMul needs inputs A and B");
+  if (a->dtype != b->dtype) return op_fail(c, LADLE_ERR_DTYPE, "A and B must share one data type");
+  if (a->ndim < 1 || b->ndim < 1)
+    return op_fail(c, LADLE_ERR_SHAPE, "MatMul inputs must have rank >= 1");
+  /* numpy semantics: 1-D A is a row, 1-D B a column; the added dim is dropped afterwards */
+  int64_t m = a->ndim == 1 ? 1 : a->dims[a->ndim - 2], k = a->dims[a->ndim - 1];
+  int64_t kb = b->ndim == 1 ? b->dims[0] : b->dims[b->ndim - 2];
+  int64_t n = b->ndim == 1 ? 1 : b->dims[b->ndim - 1];
+  if (k != kb)
+    return op_fail(c, LADLE_ERR_SHAPE, "shapes %s and %s: inner dimensions differ",
+                   shape_str(a->ndim, a->dims, s1, sizeof s1), shape_str(b->ndim, b->dims, s2, sizeof s2));
+  int na = a->ndim > 2 ? a->ndim - 2 : 0, nbt = b->ndim > 2 ? b->ndim - 2 : 0;
+  int nb = 0;
+  int64_t bdims[LADLE_MAX_DIMS];
+  if (!shape_broadcast(na, a->dims, nbt, b->dims, &nb, bdims))
+    return op_fail(c, LADLE_ERR_SHAPE, "batch dims of %s and %s do not broadcast",
+                   shape_str(a->ndim, a->dims, s1, sizeof s1), shape_str(b->ndim, b->dims, s2, sizeof s2));
+  if (nb + 2 > LADLE_MAX_DIMS) return op_fail(c, LADLE_ERR_UNSUPPORTED, "rank too large");
+  int64_t dims[LADLE_MAX_DIMS];
+  int nd_out = 0;
+  for (int d = 0; d < nb; d++) dims[nd_out++] = bdims[d];
+  if (a->ndim > 1) dims[nd_out++] = m;
+  if (b->ndim > 1) dims[nd_out++] = n;
+  if ((st = op_out(c, 0, a->dtype, nd_out, dims, &y))) return st;
+  int64_t nbatch = shape_numel(nb, bdims);
+  if (m == 0 || n == 0 || nbatch == 0) return LADLE_OK;
+  /* broadcast strides, in matrices */
+  int64_t ast[LADLE_MAX_DIMS], bst[LADLE_MAX_DIMS];
+  shape_broadcast_strides(na, a->dims, nb, bdims, ast);
+  shape_broadcast_strides(nbt, b->dims, nb, bdims, bst);
+  j.nb = nb;
+  for (int d = 0; d < nb; d++) {
+    j.bdims[d] = bdims[d];
+    j.sa[d] = ast[d];
+    j.sb[d] = bst[d];
+  }
+  switch (a->dtype) {
+    case LADLE_FLOAT: break;
+    case LADLE_DOUBLE: MATMUL_GENERIC(double, double); return LADLE_OK;
+    case LADLE_INT32: MATMUL_GENERIC(int32_t, int64_t); return LADLE_OK;
+    case LADLE_INT64: MATMUL_GENERIC(int64_t, int64_t); return LADLE_OK;
+    case LADLE_UINT32: MATMUL_GENERIC(uint32_t, uint64_t); return LADLE_OK;
+    case LADLE_UINT64: MATMUL_GENERIC(uint64_t, uint64_t); return LADLE_OK;
+    default:
+      return op_fail(c, LADLE_ERR_DTYPE, "unsupported data type %s", ladle_dtype_name(a->dtype));
+  }
+  int64_t a_count = shape_numel(na, a->dims);
+  j.pa_size = gemm_pack_a_size(m, k);
+  float *pa = op_scratch(c, 0, (size_t)a_count * j.pa_size * sizeof(float));
+  if (!pa) return op_fail(c, LADLE_ERR_NOMEM, "out of memory packing A");
+  for (int64_t i = 0; i < a_count; i++)
+    gemm_pack_a(pa + (size_t)i * j.pa_size, (const float *)a->data + i * m * k, m, k, k, 1);
+  const gemm_state *gs = nd->state;
+  j.pa = pa;
+  j.k = k;
+  j.n = n;
+  j.mn = m * n;
+  j.y = y->data;
+  if (gs && gs->k == k && gs->n == n && nbt == 0) {
+    j.b = gs->pb;
+    j.b_panels = true;
+  } else {
+    j.b = b->data;
+  }
+  gemm_shape s = {m, k, n, n, n, n, 1.0f, false, NULL};
+  return gemm_run(c, 2, &s, nbatch, mm_get, &j);
+}
 
 const op_def ops_gemm[] = {
+    {"", "Gemm", 1, 99, run_gemm, gemm_init, gemm_state_free},
+    {"", "MatMul", 1, 99, run_matmul, matmul_init, gemm_state_free},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };

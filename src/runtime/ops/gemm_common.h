@@ -1,0 +1,102 @@
+/* gemm_common.h — private to the gemm, conv and pool families: the float GEMM engine that
+ * Gemm, MatMul and Conv share (gemm.c), and the sliding-window geometry that Conv, ConvTranspose
+ * and the pools share (conv.c).
+ *
+ * The engine computes C[M×N] = act(alpha·A·B + prev + bias) with a micro-kernel that broadcasts
+ * 8 rows of A and multiplies them with 48 columns of B (three 16-lane vectors, AVX-512 when the
+ * CPU has it, plain C otherwise). A is packed into 8-row panels (Conv weights once at init, Gemm
+ * inputs per run). B is read where it lies: row p of B starts at base + offs[p] (or
+ * base + p*stride), so a Conv reads its (padded) input directly, every tap of the kernel being
+ * one row offset, without an im2col copy; a Gemm weight packed once into 48-column panels is the
+ * stride case.
+ *
+ * Conv's B has "gap" columns: with an input row padded to width ws, output column j of the
+ * padded grid is output (j / ws, j % ws), and columns with j % ws >= ow are not outputs. The
+ * engine skips them when it stores C (row-major with ow columns per output row). */
+#ifndef LADLE_RUNTIME_OPS_GEMM_COMMON_H
+#define LADLE_RUNTIME_OPS_GEMM_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/op.h"
+
+#define GEMM_MR 8  /* rows of A per panel */
+#define GEMM_NR 48 /* columns of B per tile */
+
+/* Floats of an m×k A packed into 8-row panels: panel i (rows 8i..8i+7, zero past m) holds k
+ * groups of 8 floats, at offset i*8*k. */
+size_t gemm_pack_a_size(int64_t m, int64_t k);
+/* Packs A (element (i,p) at a[i*rs + p*cs]). */
+void gemm_pack_a(float *dst, const float *a, int64_t m, int64_t k, int64_t rs, int64_t cs);
+/* Floats of a k×n B packed into 48-column panels: panel q (columns 48q..48q+47, zero past n)
+ * holds k rows of 48 floats, at offset q*48*k. Read it with gemm_b_panels. */
+size_t gemm_pack_b_size(int64_t k, int64_t n);
+void gemm_pack_b(float *dst, const float *b, int64_t k, int64_t n, int64_t rs, int64_t cs);
+
+/* Where B lives. Element (p, j) is at base[offs[p] + j] (offs != NULL) or base[p*stride + j];
+ * with panels, column j of panel q = j / 48 is at base[q*48*k + p*48 + j % 48]. */
+typedef struct gemm_b {
+  const float *base;
+  const int64_t *offs;
+  int64_t stride;
+  bool panels;
+} gemm_b;
+
+/* One product of a batch: packed A, B, C and the biases that go with it. */
+typedef struct gemm_prod {
+  const float *a;        /* packed A (gemm_pack_a layout) */
+  gemm_b b;
+  float *c;              /* C row 0, output column 0 */
+  const float *bias_row; /* one per row of C, or NULL */
+  const float *bias_col; /* one per column of C, or NULL (only without gaps) */
+} gemm_prod;
+
+typedef void (*gemm_prod_fn)(void *ud, int64_t i, gemm_prod *p);
+
+/* A batch of products with the same shape: C is m rows of `cols` padded columns, stored with
+ * row stride ldc; ws / ow describe the gaps (ws == ow: none). Each C element becomes
+ *   act(alpha * (A·B) + (accumulate ? C : 0) + bias_row[i] + bias_col[j])
+ * where act is act_node's fused activation (act_node may be NULL). */
+typedef struct gemm_shape {
+  int64_t m, k, cols;
+  int64_t ldc, ws, ow;
+  float alpha;
+  bool accumulate;
+  const node *act_node;
+} gemm_shape;
+
+/* Runs n_prod products; get(ud, i, &p) describes product i. Splits the work over c's threads
+ * when it is worth it; uses scratch slot `slot` of c. Returns LADLE_ERR_NOMEM when scratch
+ * memory is unavailable. */
+ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, gemm_prod_fn get,
+                      void *ud);
+
+/* Plain reference: C = act(alpha*A·B + (accumulate ? C : 0) + bias_row + bias_col), with
+ * A(i,p) = a[i*ars + p*acs] and B(p,j) = b[p*brs + j*bcs]. For the tests and odd dtypes. */
+void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs, int64_t bcs,
+              int64_t m, int64_t n, int64_t k, float alpha, bool accumulate,
+              const float *bias_row, const float *bias_col, const node *act_node, float *c,
+              int64_t ldc);
+
+/* --- sliding-window geometry --------------------------------------------------------------- */
+
+#define WIN_MAX_SP (LADLE_MAX_DIMS - 2)
+
+typedef struct win_geom {
+  int nsp;                                /* spatial dims */
+  int64_t in[WIN_MAX_SP];                 /* input spatial sizes */
+  int64_t out[WIN_MAX_SP];                /* output spatial sizes */
+  int64_t k[WIN_MAX_SP];                  /* kernel */
+  int64_t s[WIN_MAX_SP];                  /* strides */
+  int64_t d[WIN_MAX_SP];                  /* dilations */
+  int64_t pb[WIN_MAX_SP], pe[WIN_MAX_SP]; /* pads at the beginning and the end */
+} win_geom;
+
+/* With g->nsp, g->in and g->k filled, reads strides, dilations, pads and auto_pad of node n and
+ * computes pads and the output size (ceil_mode rounds up, for pools). Writes a message to why
+ * and returns false on invalid attributes or an empty output. */
+bool win_geom_init(win_geom *g, const node *n, bool ceil_mode, char *why, size_t why_len);
+
+#endif
