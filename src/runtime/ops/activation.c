@@ -193,7 +193,7 @@ EW_FLOAT_TYPES(PRELU_F)
 EW_SINT_TYPES(PRELU_I)
 static const ew_bin_fn prelu_fns[EW_NTYPES] = {EW_TBL_FLOAT(prelu), EW_TBL_SINT(prelu)};
 
-static ladle_status run_prelu(op_ctx *c) {
+static ladle_status prelu(op_ctx *c, bool legacy) {
   const ladle_tensor *x = op_in(c, 0), *s0 = op_in(c, 1);
   ladle_tensor *y = NULL, s;
   int nd;
@@ -207,8 +207,8 @@ static ladle_status run_prelu(op_ctx *c) {
   ew_bin_fn fn = prelu_fns[ew_slot(x->dtype)];
   if (!fn) return op_fail(c, LADLE_ERR_DTYPE, "PRelu does not take %s", ladle_dtype_name(x->dtype));
   s = *s0;
-  /* Old exporters give a per-channel slope of shape [C] for X [N,C,...]: line it up with C. */
-  if (s.ndim == 1 && x->ndim >= 3 && s.dims[0] == x->dims[1] && s.dims[0] != x->dims[x->ndim - 1]) {
+  /* Opset 1-6: a slope of shape [C] is per channel of X [N,C,...]: line it up with C. */
+  if (legacy && s.ndim == 1 && x->ndim >= 3 && s.dims[0] == x->dims[1]) {
     s.ndim = x->ndim - 1;
     for (int i = 1; i < s.ndim; i++) s.dims[i] = 1;
   }
@@ -222,10 +222,14 @@ static ladle_status run_prelu(op_ctx *c) {
   return LADLE_OK;
 }
 
+static ladle_status run_prelu_v1(op_ctx *c) { return prelu(c, true); }
+static ladle_status run_prelu(op_ctx *c) { return prelu(c, false); }
+
 const op_def ops_activation[] = {
     {"", "Relu", 1, 99, run_relu_any, NULL, NULL},
     {"", "LeakyRelu", 1, 99, run_leaky_relu, NULL, NULL},
-    {"", "PRelu", 1, 99, run_prelu, NULL, NULL},
+    {"", "PRelu", 1, 6, run_prelu_v1, NULL, NULL},
+    {"", "PRelu", 7, 99, run_prelu, NULL, NULL},
     {"", "Elu", 1, 99, run_elu, NULL, NULL},
     {"", "Selu", 1, 99, run_selu, NULL, NULL},
     {"", "Celu", 12, 99, run_celu, NULL, NULL},
