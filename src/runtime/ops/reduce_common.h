@@ -1,6 +1,6 @@
 /* reduce_common.h — float32 row primitives shared by the reduce, softmax and norm kernels.
  *
- * The row loops keep 16 independent float lanes, which the compiler turns into vector code
+ * The row loops keep 32 independent float lanes, which the compiler turns into vector code
  * without -ffast-math (a single running sum would have to stay scalar to keep its rounding).
  * Sums go through blocks of RC_BLOCK elements whose float partial sums are added in double, so
  * a long reduction stays within about 1e-6 relative of numpy's pairwise summation.
@@ -17,164 +17,131 @@
 
 #include "runtime/op.h"
 
-#define RC_LANES 16
+#define RC_LANES 32 /* 4 chains of 8: enough to hide the add latency */
 #define RC_BLOCK 1024
 #define RC_PAR_MIN 65536       /* elements below which a kernel never dispatches threads */
 #define RC_TASK_ELEMS 16384    /* about how many elements one parallel task handles */
 
-/* Sum of x[0..n), blocked: float lanes inside a block, double across blocks. */
-static inline double rc_sum_f32(const float *x, int64_t n) {
-  double total = 0;
-  int64_t i = 0;
-  while (i < n) {
-    int64_t end = n - i > RC_BLOCK ? i + RC_BLOCK : n;
-    float acc[RC_LANES] = {0};
-    for (; i + RC_LANES <= end; i += RC_LANES)
-      for (int j = 0; j < RC_LANES; j++) acc[j] += x[i + j];
-    float tail = 0;
-    for (; i < end; i++) tail += x[i];
-    for (int j = 0; j < RC_LANES / 2; j++) acc[j] += acc[j + RC_LANES / 2];
-    for (int j = 0; j < RC_LANES / 4; j++) acc[j] += acc[j + RC_LANES / 4];
-    total += (double)(acc[0] + acc[1] + acc[2] + acc[3]) + tail;
-  }
-  return total;
+#define RC_COMMA ,
+
+static inline double rc_fold8(const float *a8) {
+  return (double)(((a8[0] + a8[4]) + (a8[2] + a8[6])) + ((a8[1] + a8[5]) + (a8[3] + a8[7])));
 }
 
-/* Sum of |x[i]|. */
-static inline double rc_sum_abs_f32(const float *x, int64_t n) {
-  double total = 0;
-  int64_t i = 0;
-  while (i < n) {
-    int64_t end = n - i > RC_BLOCK ? i + RC_BLOCK : n;
-    float acc[RC_LANES] = {0};
-    for (; i + RC_LANES <= end; i += RC_LANES)
-      for (int j = 0; j < RC_LANES; j++) acc[j] += fabsf(x[i + j]);
-    float tail = 0;
-    for (; i < end; i++) tail += fabsf(x[i]);
-    for (int j = 0; j < RC_LANES / 2; j++) acc[j] += acc[j + RC_LANES / 2];
-    for (int j = 0; j < RC_LANES / 4; j++) acc[j] += acc[j + RC_LANES / 4];
-    total += (double)(acc[0] + acc[1] + acc[2] + acc[3]) + tail;
-  }
-  return total;
+/* Adds the 32 lanes: four vector adds to 8 lanes, then a tree. */
+static inline double rc_fold(const float *acc) {
+  float a8[8];
+  for (int j = 0; j < 8; j++) a8[j] = (acc[j] + acc[j + 8]) + (acc[j + 16] + acc[j + 24]);
+  return rc_fold8(a8);
 }
 
-/* Sum of (x[i] - m)^2 (m = 0 gives the sum of squares). */
-static inline double rc_sum_sqdev_f32(const float *x, int64_t n, float m) {
-  double total = 0;
-  int64_t i = 0;
-  while (i < n) {
-    int64_t end = n - i > RC_BLOCK ? i + RC_BLOCK : n;
-    float acc[RC_LANES] = {0};
-    for (; i + RC_LANES <= end; i += RC_LANES)
-      for (int j = 0; j < RC_LANES; j++) {
-        float d = x[i + j] - m;
-        acc[j] += d * d;
-      }
-    float tail = 0;
-    for (; i < end; i++) tail += (x[i] - m) * (x[i] - m);
-    for (int j = 0; j < RC_LANES / 2; j++) acc[j] += acc[j + RC_LANES / 2];
-    for (int j = 0; j < RC_LANES / 4; j++) acc[j] += acc[j + RC_LANES / 4];
-    total += (double)(acc[0] + acc[1] + acc[2] + acc[3]) + tail;
+/* Defines double NAME(const float *x, int64_t n EXTRA): the blocked sum of TERM(x[i]). Inside a
+ * block: 32 lanes, then 8, then a scalar tail, so short rows (7x7 = 49) stay mostly vector. */
+#define RC_BLOCKED_SUM(NAME, EXTRA, TERM)                                       \
+  static inline double NAME(const float *x, int64_t n EXTRA) {                 \
+    double total = 0;                                                           \
+    int64_t i = 0;                                                              \
+    if (n < 2 * RC_LANES) { /* short rows: 8 lanes, a cheaper fold */           \
+      float a8[8] = {0}, tail = 0;                                              \
+      for (; i + 8 <= n; i += 8)                                                \
+        for (int j = 0; j < 8; j++) a8[j] += TERM(x[i + j]);                    \
+      for (; i < n; i++) tail += TERM(x[i]);                                    \
+      return rc_fold8(a8) + tail;                                               \
+    }                                                                           \
+    while (i < n) {                                                             \
+      int64_t end = n - i > RC_BLOCK ? i + RC_BLOCK : n;                        \
+      float acc[RC_LANES] = {0};                                                \
+      for (; i + RC_LANES <= end; i += RC_LANES)                                \
+        for (int j = 0; j < RC_LANES; j++) acc[j] += TERM(x[i + j]);            \
+      for (; i + 8 <= end; i += 8)                                              \
+        for (int j = 0; j < 8; j++) acc[j] += TERM(x[i + j]);                   \
+      float tail = 0;                                                           \
+      for (; i < end; i++) tail += TERM(x[i]);                                  \
+      total += rc_fold(acc) + tail;                                             \
+    }                                                                           \
+    return total;                                                               \
   }
-  return total;
-}
+
+#define RC_TERM_PLAIN(v) (v)
+#define RC_TERM_ABS(v) fabsf(v)
+#define RC_TERM_SQDEV(v) (((v) - m) * ((v) - m))
+
+/* Sum of x[i]; of |x[i]|; of (x[i] - m)^2 (m = 0: the sum of squares). */
+RC_BLOCKED_SUM(rc_sum_f32, , RC_TERM_PLAIN)
+RC_BLOCKED_SUM(rc_sum_abs_f32, , RC_TERM_ABS)
+RC_BLOCKED_SUM(rc_sum_sqdev_f32, RC_COMMA float m, RC_TERM_SQDEV)
 
 /* Max and min keep 8-wide vector lanes written with GCC's vector extension: the compiler does
- * not turn a lane-array max into vector code by itself (it cannot prove NaN order is kept). */
+ * not turn a lane-array max into vector code by itself (it cannot prove NaN order is kept).
+ * Macros rather than functions: passing these vectors by value changes the ABI without AVX. */
 typedef float rc_v8f __attribute__((vector_size(32)));
 typedef int32_t rc_v8i __attribute__((vector_size(32)));
 
-static inline rc_v8f rc_v8_load(const float *p) {
-  rc_v8f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
+/* a = per lane, u if u BETTER a else a (BETTER is > or <) */
+#define RC_V8_KEEP(a, u, BETTER)                                                \
+  do {                                                                          \
+    rc_v8i take_ = (u)BETTER(a);                                                \
+    (a) = (rc_v8f)((take_ & (rc_v8i)(u)) | (~take_ & (rc_v8i)(a)));             \
+  } while (0)
 
-/* Per lane: a if keep_a else b. */
-static inline rc_v8f rc_v8_select(rc_v8i keep_a, rc_v8f a, rc_v8f b) {
-  return (rc_v8f)((keep_a & (rc_v8i)a) | (~keep_a & (rc_v8i)b));
-}
-
-/* Largest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one). */
-static inline float rc_max_f32(const float *x, int64_t n) {
-  float m = x[0];
-  int64_t i = 0;
-  if (n >= 16) {
-    rc_v8f a = rc_v8_load(x), b = rc_v8_load(x + 8);
-    for (i = 16; i + 16 <= n; i += 16) {
-      rc_v8f u = rc_v8_load(x + i), v = rc_v8_load(x + i + 8);
-      a = rc_v8_select(u > a, u, a);
-      b = rc_v8_select(v > b, v, b);
-    }
-    a = rc_v8_select(b > a, b, a);
-    for (int j = 0; j < 8; j++) m = a[j] > m ? a[j] : m;
+#define RC_EXTREME_F32(NAME, BETTER)                                            \
+  static inline float NAME(const float *x, int64_t n) {                        \
+    float m = x[0];                                                             \
+    int64_t i = 0;                                                              \
+    if (n >= 16) {                                                              \
+      rc_v8f a, b, u, v;                                                        \
+      memcpy(&a, x, sizeof a);                                                  \
+      memcpy(&b, x + 8, sizeof b);                                              \
+      for (i = 16; i + 16 <= n; i += 16) {                                      \
+        memcpy(&u, x + i, sizeof u);                                            \
+        memcpy(&v, x + i + 8, sizeof v);                                        \
+        RC_V8_KEEP(a, u, BETTER);                                               \
+        RC_V8_KEEP(b, v, BETTER);                                               \
+      }                                                                         \
+      RC_V8_KEEP(a, b, BETTER);                                                 \
+      for (int j = 0; j < 8; j++) m = a[j] BETTER m ? a[j] : m;                 \
+    }                                                                           \
+    for (; i < n; i++) m = x[i] BETTER m ? x[i] : m;                            \
+    return m;                                                                   \
   }
-  for (; i < n; i++) m = x[i] > m ? x[i] : m;
-  return m;
-}
 
-/* Smallest element of x[0..n), n >= 1. */
-static inline float rc_min_f32(const float *x, int64_t n) {
-  float m = x[0];
-  int64_t i = 0;
-  if (n >= 16) {
-    rc_v8f a = rc_v8_load(x), b = rc_v8_load(x + 8);
-    for (i = 16; i + 16 <= n; i += 16) {
-      rc_v8f u = rc_v8_load(x + i), v = rc_v8_load(x + i + 8);
-      a = rc_v8_select(u < a, u, a);
-      b = rc_v8_select(v < b, v, b);
-    }
-    a = rc_v8_select(b < a, b, a);
-    for (int j = 0; j < 8; j++) m = a[j] < m ? a[j] : m;
-  }
-  for (; i < n; i++) m = x[i] < m ? x[i] : m;
-  return m;
-}
+/* Largest / smallest element of x[0..n), n >= 1 (NaNs are skipped unless x[0] is one). */
+RC_EXTREME_F32(rc_max_f32, >)
+RC_EXTREME_F32(rc_min_f32, <)
 
-/* e^x in float, branch-free so loops over it vectorise: Cody-Waite reduction by ln 2 and
- * Cephes' degree-6 polynomial, about 1 ulp on [-87.3, 88.7]. Below that it returns 0, above
- * it +inf, and NaN stays NaN. */
+#ifdef __FMA__
+#define RC_FMA(a, b, c) __builtin_fmaf(a, b, c)
+#else
+#define RC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* e^x in float for x <= 88 (the callers pass x - max <= 0), branch-free so loops over it
+ * vectorise: Cody-Waite reduction by ln 2 and Cephes' degree-6 polynomial, within 1 ulp.
+ * Below -87.33 (where e^x leaves the normal floats) it returns 0; NaN stays NaN. */
 static inline float rc_expf(float x) {
   float xc = x > -87.33654f ? x : -87.33654f; /* NaN takes the lower bound here */
-  xc = xc < 88.72283f ? xc : 88.72283f;
-  float n = (xc * 1.44269504f + 12582912.0f) - 12582912.0f; /* round to nearest */
-  float r = xc - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
+  float n = RC_FMA(xc, 1.44269504f, 12582912.0f) - 12582912.0f; /* round(x / ln 2) */
+  float r = RC_FMA(n, -0.693359375f, xc);
+  r = RC_FMA(n, 2.12194440e-4f, r);
   float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  /* n is in [-126, 128]; 2^128 has no exponent field, so it is built as 2^127 * 2 */
-  int32_t en = n > 127.0f ? 254 << 23 : ((int32_t)n + 127) << 23;
+  p = RC_FMA(p, r, 1.3981999507e-3f);
+  p = RC_FMA(p, r, 8.3334519073e-3f);
+  p = RC_FMA(p, r, 4.1665795894e-2f);
+  p = RC_FMA(p, r, 1.6666665459e-1f);
+  p = RC_FMA(p, r, 5.0000001201e-1f);
+  p = RC_FMA(p, r * r, r + 1.0f);
+  int32_t en = ((int32_t)n + 127) << 23; /* 2^n; n is in [-126, 127] for x <= 88 */
   float scale;
   memcpy(&scale, &en, sizeof scale);
   float y = p * scale;
-  y = n > 127.0f ? y * 2.0f : y;
   y = x < -87.33654f ? 0.0f : y;
-  y = x > 88.72283f ? INFINITY : y;
   return x != x ? x : y;
 }
 
-/* Sum of e^(x[i] - m), blocked like rc_sum_f32. */
-static inline double rc_sum_exp_f32(const float *x, int64_t n, float m) {
-  double total = 0;
-  int64_t i = 0;
-  while (i < n) {
-    int64_t end = n - i > RC_BLOCK ? i + RC_BLOCK : n;
-    float acc[RC_LANES] = {0};
-    for (; i + RC_LANES <= end; i += RC_LANES)
-      for (int j = 0; j < RC_LANES; j++) acc[j] += rc_expf(x[i + j] - m);
-    float tail = 0;
-    for (; i < end; i++) tail += rc_expf(x[i] - m);
-    for (int j = 0; j < RC_LANES / 2; j++) acc[j] += acc[j + RC_LANES / 2];
-    for (int j = 0; j < RC_LANES / 4; j++) acc[j] += acc[j + RC_LANES / 4];
-    total += (double)(acc[0] + acc[1] + acc[2] + acc[3]) + tail;
-  }
-  return total;
-}
+#define RC_TERM_EXP(v) rc_expf((v) - m)
+
+/* Sum of e^(x[i] - m). */
+RC_BLOCKED_SUM(rc_sum_exp_f32, RC_COMMA float m, RC_TERM_EXP)
 
 /* y[i] = e^(x[i] - m); returns the sum of y. */
 static inline double rc_exp_shift_f32(const float *x, float *y, int64_t n, float m) {
