@@ -15,7 +15,8 @@ static const char *help =
     "                   --source URI [--query SQL] [--key COLUMN]\n"
     "                   --sink URI [--table NAME]\n"
     "                   [--chunk-size N] [--workers N] [--threads T] [--only-missing]\n"
-    "                   [--max-errors N] [--input NAME=col,col,...] [--progress|--no-progress]\n\n"
+    "                   [--max-errors N] [--input NAME=col,col,...] [--progress|--no-progress]\n"
+    "                   [--job NAME]\n\n"
     "Predicts every row of a table and upserts one prediction row per key into a sink.\n\n"
     "  sources   sqlite:///rel.db or sqlite:////abs.db with --query \"SELECT ...\";\n"
     "            postgresql://user@host:port/db with --query; FILE.csv (header row);\n"
@@ -33,6 +34,10 @@ static const char *help =
     "  --threads T       intra-op threads per worker (default 1)\n"
     "  --only-missing    predict only keys without a prediction from this model version\n"
     "  --max-errors N    fail once more than N rows are bad (default: no limit)\n"
+    "  --job NAME        PostgreSQL sources: every process started with the same NAME (on any\n"
+    "                    machine) claims chunks of the key space from the work table\n"
+    "                    ladle_batch_work (FOR UPDATE SKIP LOCKED), so they split the job with\n"
+    "                    no row done twice or skipped; a crashed process's chunk is taken over\n"
     "Prints one JSON summary line; exits 0 on success, 1 on failure, 130 when interrupted.\n";
 
 static volatile int g_stop;
@@ -103,6 +108,7 @@ int cmd_batch(int argc, char **argv) {
     else if (!strcmp(a, "--key")) o.src.key = val;
     else if (!strcmp(a, "--sink")) o.sink_uri = val;
     else if (!strcmp(a, "--table")) o.table = val;
+    else if (!strcmp(a, "--job")) o.job = val;
     else if (!strcmp(a, "--chunk-size")) {
       if (!cli_int("batch", a, val, 1, 10000000, &v)) return 2;
       o.chunk_size = v;

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "jobs/batch.h"
+#include "jobs/pgwork.h"
 #include "runtime/tensor.h"
 
 #define MAX_OUTPUTS 64
@@ -390,6 +391,117 @@ static void progress_line(const job *j, int64_t done, int64_t total, double secs
   (void)j;
 }
 
+
+/* --job on a PostgreSQL source: claim chunks from the work table until none is left. Each chunk
+ * is read, predicted and written while its work row is locked, and marked done before the lock
+ * is released. */
+static ladle_status run_claimed(job *j, sink *k, batch_result *res, errbuf *e) {
+  const batch_opts *o = j->o;
+  ladle_status st = LADLE_OK;
+  pg_work *w = NULL;
+  char key_type[128], worker[128];
+  job_chunk c;
+  memset(&c, 0, sizeof c);
+  ladle_tensor in[BATCH_MAX_INPUTS];
+  void *in_buf[BATCH_MAX_INPUTS] = {0};
+  size_t in_cap[BATCH_MAX_INPUTS] = {0};
+  ladle_session *s = ladle_session_new(j->model, o->threads);
+  bool prepared = false;
+  snprintf(worker, sizeof worker, "pid %d", (int)getpid());
+  if (!s) return err_set(e, LADLE_ERR_NOMEM, "cannot create a session");
+  if (!o->src.key) {
+    st = err_set(e, LADLE_ERR_INVALID, "--job needs --key: chunks are ranges of keys");
+    goto out;
+  }
+  if ((st = pg_work_open(o->src.uri, o->job, o->src.query, o->src.key, o->chunk_size, &w,
+                         key_type, sizeof key_type, e)))
+    goto out;
+  chunk_init(&c.rows, j->src->n_features);
+  for (;;) {
+    if (o->stop && *o->stop) break;
+    int id = -1;
+    char *lo = NULL, *hi = NULL;
+    int got = pg_work_claim(w, &id, &lo, &hi, e);
+    if (got < 0) {
+      st = LADLE_ERR_IO;
+      break;
+    }
+    if (got == 0) break;
+    source *src = NULL;
+    source_opts so = o->src;
+    so.key_lo = lo;
+    so.key_hi = hi;
+    so.key_type = key_type;
+    st = source_open(&so, &src, e);
+    int64_t n = 0;
+    while (!st) {
+      c.rows.first_row = j->rows_read;
+      n = src->vt->next(src, &c.rows, INT64_MAX / 4, e);
+      if (n < 0) st = LADLE_ERR_IO;
+      break;
+    }
+    if (!st && n > 0) {
+      j->rows_read += n;
+      if (o->only_missing && j->existing.n) {
+        int64_t wr = 0;
+        for (int64_t r = 0; r < c.rows.n_rows; r++) {
+          if (keyset_has(&j->existing, c.rows.keys[r])) {
+            free(c.rows.keys[r]);
+            free(c.rows.row_error[r]);
+            j->skipped++;
+            continue;
+          }
+          c.rows.keys[wr] = c.rows.keys[r];
+          c.rows.row_error[wr] = c.rows.row_error[r];
+          memmove(&c.rows.x[wr * c.rows.n_cols], &c.rows.x[r * c.rows.n_cols],
+                  sizeof(double) * (size_t)c.rows.n_cols);
+          wr++;
+        }
+        c.rows.n_rows = wr;
+      }
+      st = infer_chunk(j, s, &c, in, in_buf, in_cap, e);
+      if (!st && !prepared) {
+        for (int i = 0; i < j->n_out && c.n_good > 0; i++) {
+          int64_t wd = 1;
+          for (int d = 1; d < c.outs[i].ndim; d++) wd *= c.outs[i].dims[d];
+          k->out[i].width = wd;
+          k->out[i].dtype = c.outs[i].dtype;
+        }
+        k->key_is_int = src->key_is_int;
+        st = k->vt->prepare(k, e);
+        prepared = !st;
+      }
+      if (!st) st = k->vt->write(k, &c.rows, c.outs, e);
+      if (!st) {
+        res->predicted += c.n_good;
+        res->errors += c.rows.n_rows - c.n_good;
+      }
+    }
+    source_close(src);
+    free(lo);
+    free(hi);
+    if (!st) st = pg_work_done(w, id, worker, e);
+    else pg_work_abort(w);
+    if (st) break;
+    if (o->max_errors >= 0 && res->errors > o->max_errors) {
+      st = err_set(e, LADLE_ERR_LIMIT, "%lld bad rows exceed --max-errors %lld",
+                   (long long)res->errors, (long long)o->max_errors);
+      break;
+    }
+  }
+  if (!st && !prepared) {
+    k->key_is_int = j->src->key_is_int;
+    st = k->vt->prepare(k, e);
+  }
+out:
+  pg_work_close(w);
+  chunk_destroy(&c.rows);
+  for (int i = 0; i < MAX_OUTPUTS; i++) free(c.outs[i].data);
+  for (int i = 0; i < BATCH_MAX_INPUTS; i++) free(in_buf[i]);
+  ladle_session_free(s);
+  return st;
+}
+
 ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
   ladle_status st = LADLE_OK;
   job j;
@@ -435,6 +547,16 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
                   true, j.n_out, cols};
   if ((st = sink_open(&so, &k, e))) goto out;
   if (o->only_missing && (st = k->vt->existing(k, keyset_add, &j.existing, e))) goto out;
+  if (o->job) {
+    if (strncmp(o->src.uri, "postgres", 8) != 0) {
+      st = err_set(e, LADLE_ERR_INVALID, "--job splits PostgreSQL sources only");
+      goto out;
+    }
+    st = run_claimed(&j, k, res, e);
+    res->status = st ? "failed" : (o->stop && *o->stop) ? "interrupted" : "ok";
+    if (!st && o->stop && *o->stop) st = err_set(e, LADLE_ERR_UNAVAILABLE, "interrupted");
+    goto out;
+  }
 
   int n_chunks = n_workers + 2;
   chunks = calloc((size_t)n_chunks, sizeof *chunks);

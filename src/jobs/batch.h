@@ -30,6 +30,7 @@ typedef struct batch_opts {
   int n_inputs;
   input_map inputs[BATCH_MAX_INPUTS];
   volatile int *stop; /* set asynchronously (signals) to stop after the chunks in flight */
+  const char *job;    /* PostgreSQL sources: processes with the same job name split the work */
 } batch_opts;
 
 typedef struct batch_result {

@@ -63,6 +63,7 @@ typedef struct source_opts {
   const char *key;   /* key column; NULL: SQL/CSV/JSONL need one, .npy rows are numbered */
   /* Restricts a SQL source to keys in [lo, hi] (work-table chunks); NULL for all. */
   const char *key_lo, *key_hi;
+  const char *key_type; /* SQL type the bounds are cast to (PostgreSQL) */
 } source_opts;
 
 ladle_status source_open(const source_opts *o, source **out, errbuf *e);

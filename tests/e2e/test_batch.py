@@ -1,0 +1,237 @@
+"""`ladle batch` end to end: real SQLite files and a real PostgreSQL server, predictions compared
+with `ladle predict` on the same rows (whose agreement with torch test_golden.py establishes),
+kill -9 and resume, idempotent reruns, --only-missing, bad rows, two processes on one job."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, ladle_path
+from pg_util import PgServer
+
+MLP = os.path.join(FIXTURES, "mlp_op13", "model.onnx")
+N_FEAT = 30
+
+
+def run(args, timeout=300, check=True):
+    p = subprocess.run([ladle_path()] + args, capture_output=True, text=True, timeout=timeout)
+    assert p.returncode >= 0, f"killed by signal {-p.returncode}: {p.stderr}"
+    if check:
+        assert p.returncode == 0, p.stderr
+    return p
+
+
+def summary(p):
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def features(n, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, N_FEAT)).astype(np.float32)
+
+
+def make_sqlite(path, X, bad=()):
+    db = sqlite3.connect(path)
+    cols = ", ".join(f"f{i} REAL" for i in range(N_FEAT))
+    db.execute(f"CREATE TABLE feats (id INTEGER PRIMARY KEY, {cols})")
+    db.executemany(f"INSERT INTO feats VALUES (?{',?' * N_FEAT})",
+                   [(i + 1, *map(float, X[i])) for i in range(len(X))])
+    for key, sql in bad:
+        db.execute(sql, (key,))
+    db.commit()
+    db.close()
+
+
+def reference(X, tmp):
+    """ladle predict on every row, as a dict key -> output vector."""
+    np.save(os.path.join(tmp, "x.npy"), X)
+    out = os.path.join(tmp, "ref")
+    run(["predict", "--model", MLP, "--input", f"x={tmp}/x.npy", "--output-dir", out])
+    (name,) = os.listdir(out)
+    return np.load(os.path.join(out, name))
+
+
+@pytest.fixture
+def tmp():
+    with tempfile.TemporaryDirectory(prefix="ladle-batch-") as d:
+        yield d
+
+
+def test_sqlite_predictions_equal_predict_and_bad_rows_are_kept_apart(tmp):
+    X = features(2500)
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, X, bad=[(6, "UPDATE feats SET f3 = NULL WHERE id = ?"),
+                            (9, "UPDATE feats SET f4 = 'abc' WHERE id = ?")])
+    p = run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
+             "SELECT * FROM feats", "--key", "id", "--sink", f"sqlite:///{db}", "--table", "preds",
+             "--chunk-size", "700", "--workers", "2"])
+    s = summary(p)
+    assert s["status"] == "ok" and s["rows_read"] == 2500
+    assert s["predicted"] == 2498 and s["errors"] == 2
+    ref = reference(X, tmp)
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT id, * FROM preds ORDER BY id").fetchall()
+    names = [d[0] for d in con.execute("SELECT * FROM preds").description]
+    assert names[0] == "id" and names[-3:] == ["model", "model_version", "predicted_at"]
+    assert len(rows) == 2498
+    for row in rows:
+        key, vec = row[0], np.array(json.loads(row[2]), dtype=np.float32)
+        np.testing.assert_allclose(vec, ref[key - 1], rtol=1e-6, atol=1e-7)
+    errs = dict(con.execute("SELECT key, reason FROM preds_errors").fetchall())
+    assert errs.keys() == {"6", "9"}
+    assert "f3" in errs["6"] and "NULL" in errs["6"]
+    assert "f4" in errs["9"] and "abc" in errs["9"]
+    runs = con.execute("SELECT status, rows, errors, model, model_version FROM ladle_batch_runs").fetchall()
+    assert runs == [("ok", 2498, 2, "model", "1")]
+
+
+def test_kill9_then_rerun_gives_every_key_once_and_only_missing_changes_nothing(tmp):
+    X = features(40000, seed=1)
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, X)
+    args = ["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
+            "SELECT * FROM feats", "--key", "id", "--sink", f"sqlite:///{db}", "--table", "preds",
+            "--chunk-size", "200", "--no-progress"]
+    proc = subprocess.Popen([ladle_path()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    done = 0
+    while time.time() < deadline:  # wait until some chunks are committed, then kill -9
+        try:
+            done = sqlite3.connect(db, timeout=5).execute("SELECT count(*) FROM preds").fetchone()[0]
+        except sqlite3.OperationalError:
+            done = 0
+        if done >= 1000 or proc.poll() is not None:
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    con = sqlite3.connect(db)
+    partial = con.execute("SELECT count(*) FROM preds").fetchone()[0]
+    assert partial % 200 == 0, "a chunk was half-written"
+    run(args)
+    keys = [r[0] for r in con.execute("SELECT id FROM preds ORDER BY id")]
+    assert keys == list(range(1, 40001))
+    ref = reference(X, tmp)
+    got = np.array([json.loads(r[0]) for r in con.execute("SELECT output FROM preds ORDER BY id")]
+                   if "output" in [d[0] for d in con.execute("SELECT * FROM preds").description]
+                   else [json.loads(r[1]) for r in con.execute("SELECT * FROM preds ORDER BY id")],
+                   dtype=np.float32)
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
+    before = con.execute("SELECT id, predicted_at FROM preds ORDER BY id").fetchall()
+    s = summary(run(args + ["--only-missing"]))
+    assert s["predicted"] == 0 and s["skipped"] == 40000
+    assert con.execute("SELECT id, predicted_at FROM preds ORDER BY id").fetchall() == before
+    # a plain rerun is idempotent: same keys, no duplicates
+    run(args)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM preds").fetchone() == (40000, 40000)
+
+
+def test_csv_to_jsonl_and_max_errors(tmp):
+    X = features(50, seed=2)
+    src = os.path.join(tmp, "in.csv")
+    with open(src, "w") as f:
+        f.write("id," + ",".join(f"f{i}" for i in range(N_FEAT)) + "\n")
+        for i, row in enumerate(X):
+            f.write(f"k{i}," + ",".join(repr(float(v)) for v in row) + "\n")
+        f.write("bad1,1,2,3\n")
+    out = os.path.join(tmp, "out.jsonl")
+    s = summary(run(["batch", "--model", MLP, "--source", src, "--key", "id", "--sink", out]))
+    assert s["predicted"] == 50 and s["errors"] == 1
+    ref = reference(X, tmp)
+    lines = [json.loads(l) for l in open(out)]
+    assert [l["id"] for l in lines] == [f"k{i}" for i in range(50)]
+    (name,) = [k for k in lines[0] if k not in ("id", "model", "model_version", "predicted_at")]
+    np.testing.assert_allclose(np.array([l[name] for l in lines], dtype=np.float32), ref, rtol=1e-6, atol=1e-7)
+    errs = [json.loads(l) for l in open(out + ".errors.jsonl")]
+    assert errs[0]["key"] == "bad1" and "4 fields" in errs[0]["reason"]
+    p = run(["batch", "--model", MLP, "--source", src, "--key", "id", "--sink", out,
+             "--max-errors", "0"], check=False)
+    assert p.returncode == 1 and "max-errors" in p.stderr
+
+
+def test_bad_arguments_fail_clearly(tmp):
+    p = run(["batch", "--model", MLP, "--source", "sqlite:///nope.db", "--query", "SELECT 1",
+             "--sink", os.path.join(tmp, "o.csv")], check=False)
+    assert p.returncode == 1 and "nope.db" in p.stderr
+    p = run(["batch", "--model", MLP, "--source", os.path.join(tmp, "x.parquet"), "--sink",
+             os.path.join(tmp, "o.csv")], check=False)
+    assert p.returncode == 1 and "source" in p.stderr
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, features(3))
+    p = run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
+             "SELECT id, f0, f1 FROM feats", "--key", "id", "--sink", os.path.join(tmp, "o.csv")],
+            check=False)
+    assert p.returncode == 1 and "30 columns" in p.stderr and "2" in p.stderr
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PgServer()
+    yield server
+    server.stop()
+
+
+def make_pg(pg, table, X):
+    cols = ", ".join(f"f{i} real" for i in range(N_FEAT))
+    pg.psql(f"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigint PRIMARY KEY, {cols})")
+    path = tempfile.mktemp(suffix=".csv")
+    with open(path, "w") as f:
+        for i, row in enumerate(X):
+            f.write(f"{i + 1}," + ",".join(repr(float(v)) for v in row) + "\n")
+    subprocess.run(["psql", pg.uri, "-X", "-q", "-c", f"\\copy {table} FROM '{path}' CSV"], check=True)
+    os.unlink(path)
+
+
+def pg_vectors(pg, table):
+    rows = pg.psql(f"SELECT id, output::text FROM {table} ORDER BY id")
+    return [int(r[0]) for r in rows], np.array([json.loads(r[1]) for r in rows], dtype=np.float32)
+
+
+def test_postgresql_source_and_sink(pg, tmp):
+    X = features(3000, seed=3)
+    make_pg(pg, "feats_a", X)
+    args = ["batch", "--model", MLP, "--source", pg.uri, "--query", "SELECT * FROM feats_a",
+            "--key", "id", "--sink", pg.uri, "--table", "preds_a", "--chunk-size", "1000"]
+    s = summary(run(args))
+    assert s["predicted"] == 3000
+    keys, got = pg_vectors(pg, "preds_a")
+    assert keys == list(range(1, 3001))
+    np.testing.assert_allclose(got, reference(X, tmp), rtol=1e-6, atol=1e-7)
+    run(args)
+    assert pg.psql("SELECT count(*), count(DISTINCT id) FROM preds_a") == [["3000", "3000"]]
+    assert pg.psql("SELECT status, rows FROM ladle_batch_runs WHERE table_name = 'preds_a' ORDER BY id") == \
+        [["ok", "3000"], ["ok", "3000"]]
+
+
+def test_two_processes_split_a_postgresql_job_one_killed(pg, tmp):
+    X = features(30000, seed=4)
+    make_pg(pg, "feats_b", X)
+    args = ["batch", "--model", MLP, "--source", pg.uri, "--query", "SELECT * FROM feats_b",
+            "--key", "id", "--sink", pg.uri, "--table", "preds_b", "--chunk-size", "500",
+            "--job", "split-b", "--no-progress"]
+    a = subprocess.Popen([ladle_path()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    b = subprocess.Popen([ladle_path()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        rows = pg.psql("SELECT count(*) FROM ladle_batch_work WHERE job = 'split-b' AND status = 'done'") \
+            if pg.psql("SELECT to_regclass('ladle_batch_work') IS NOT NULL")[0][0] == "t" else [["0"]]
+        if int(rows[0][0]) >= 3 or a.poll() is not None:
+            break
+        time.sleep(0.01)
+    a.send_signal(signal.SIGKILL)
+    a.wait()
+    out, err = b.communicate(timeout=300)
+    assert b.returncode == 0, err
+    # the survivor finished the job, including the chunk the killed process held
+    assert pg.psql("SELECT count(*) FROM ladle_batch_work WHERE job = 'split-b' AND status <> 'done'") == [["0"]]
+    keys, got = pg_vectors(pg, "preds_b")
+    assert keys == list(range(1, 30001)), "gaps or duplicates"
+    np.testing.assert_allclose(got, reference(X, tmp), rtol=1e-6, atol=1e-7)
+    workers = {r[0] for r in pg.psql("SELECT worker FROM ladle_batch_work WHERE job = 'split-b'")}
+    assert len(workers) >= 1
