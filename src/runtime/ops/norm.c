@@ -173,7 +173,12 @@ static ladle_status run_batchnorm(op_ctx *c) {
   int64_t total = N * C * S;
   if (x->dtype == LADLE_FLOAT) {
     bnjob j = {x->data, y->data, f, f + P, f + 2 * P, C, S, per_elem};
-    rc_parallel(c, N * C, S, bn_rows, &j);
+    int64_t rows = N * C;
+    if (S == 1) { /* [N, C]: one row of C per sample, parameters per element */
+      j.C = 1, j.S = C, j.per_elem = true;
+      rows = N;
+    }
+    rc_parallel(c, rows, j.S, bn_rows, &j);
   } else {
     for (int64_t i = 0; i < total; i++) {
       int64_t ch = i / S % (C ? C : 1), k = per_elem ? ch * S + i % S : ch;

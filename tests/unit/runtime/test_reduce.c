@@ -366,6 +366,28 @@ static void test_softmax(void) {
   softmax_case("LogSoftmax", 11, 4, att, 2);
 }
 
+/* float16 goes through float32 scratch and back. */
+static void test_softmax_half(void) {
+  uint16_t xh[12], yh[12];
+  float xf[12];
+  for (int i = 0; i < 12; i++) xf[i] = half_to_float(xh[i] = float_to_half((float)(4 * urand())));
+  int th[1] = {LADLE_FLOAT16};
+  tattr at[1] = {A_INT("axis", -1)};
+  ladle_model *m = make_model("Softmax", 13, 1, th, 1, th, at, 1);
+  ladle_tensor in = {LADLE_FLOAT16, 2, {3, 4}, xh};
+  CHECK(m && run_model(m, 1, 1, &in, 0, yh, sizeof yh, NULL) == LADLE_OK);
+  int bad = 0;
+  for (int r = 0; r < 3; r++) {
+    double mx = -INFINITY, s = 0;
+    for (int i = 0; i < 4; i++) mx = fmax(mx, xf[r * 4 + i]);
+    for (int i = 0; i < 4; i++) s += exp(xf[r * 4 + i] - mx);
+    for (int i = 0; i < 4; i++)
+      if (!close_enough(half_to_float(yh[r * 4 + i]), exp(xf[r * 4 + i] - mx) / s, 1e-3)) bad++;
+  }
+  CHECK(bad == 0);
+  ladle_model_free(m);
+}
+
 /* rc_expf against exp over the range it handles (x <= 88). */
 static void test_expf(void) {
   double worst = 0;
@@ -472,6 +494,18 @@ static void test_batchnorm(void) {
     if (!close_enough(y1[i], want, 2e-6)) bad++;
   }
   CHECK(bad == 0);
+  /* [N, C] input: the per-element row path */
+  ladle_tensor in2[5] = {{LADLE_FLOAT, 2, {64, 32}, x}, {LADLE_FLOAT, 1, {32}, p[0]},
+                         {LADLE_FLOAT, 1, {32}, p[1]}, {LADLE_FLOAT, 1, {32}, p[2]},
+                         {LADLE_FLOAT, 1, {32}, p[3]}};
+  CHECK(m && run_model(m, 1, 5, in2, 0, y1, sizeof(float) * 64 * 32, NULL) == LADLE_OK);
+  bad = 0;
+  for (int64_t i = 0; i < 64 * 32; i++) {
+    int64_t c = i % C;
+    double want = (x[i] - p[2][c]) / sqrt(p[3][c] + 1e-5) * p[0][c] + p[1][c];
+    if (!close_enough(y1[i], want, 2e-6)) bad++;
+  }
+  CHECK(bad == 0);
   ladle_model_free(m);
   free(x), free(y1), free(y2);
 }
@@ -481,6 +515,7 @@ int main(void) {
   test_reductions();
   test_reduce_edges();
   test_softmax();
+  test_softmax_half();
   test_ties();
   test_layernorm();
   test_batchnorm();
