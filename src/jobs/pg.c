@@ -11,6 +11,7 @@
  * chunk, marking it done before committing. A process that dies releases its lock with its
  * connection, so the chunk goes back to the others; upserts make a chunk done twice harmless. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,10 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
   char sql[64];
   chunk_reset(c);
   if (s->done) return 0;
-  snprintf(sql, sizeof sql, "FETCH FORWARD %lld FROM ladle_cur", (long long)max_rows);
+  if (max_rows > INT32_MAX)
+    snprintf(sql, sizeof sql, "FETCH ALL FROM ladle_cur");
+  else
+    snprintf(sql, sizeof sql, "FETCH FORWARD %lld FROM ladle_cur", (long long)max_rows);
   PGresult *r = PQexec(s->c, sql);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     err_set(e, LADLE_ERR_IO, "postgresql source: %s", PQerrorMessage(s->c));

@@ -118,9 +118,7 @@ def test_kill9_then_rerun_gives_every_key_once_and_only_missing_changes_nothing(
     keys = [r[0] for r in con.execute("SELECT id FROM preds ORDER BY id")]
     assert keys == list(range(1, 40001))
     ref = reference(X, tmp)
-    got = np.array([json.loads(r[0]) for r in con.execute("SELECT output FROM preds ORDER BY id")]
-                   if "output" in [d[0] for d in con.execute("SELECT * FROM preds").description]
-                   else [json.loads(r[1]) for r in con.execute("SELECT * FROM preds ORDER BY id")],
+    got = np.array([json.loads(r[0]) for r in con.execute("SELECT logits FROM preds ORDER BY id")],
                    dtype=np.float32)
     np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
     before = con.execute("SELECT id, predicted_at FROM preds ORDER BY id").fetchall()
@@ -189,7 +187,7 @@ def make_pg(pg, table, X):
 
 
 def pg_vectors(pg, table):
-    rows = pg.psql(f"SELECT id, output::text FROM {table} ORDER BY id")
+    rows = pg.psql(f"SELECT id, logits::text FROM {table} ORDER BY id")
     return [int(r[0]) for r in rows], np.array([json.loads(r[1]) for r in rows], dtype=np.float32)
 
 
