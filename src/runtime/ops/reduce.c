@@ -632,6 +632,7 @@ static ladle_status topk_run(op_ctx *c, int version) {
   ladle_status st;
   int ax;
   if (!x) return op_fail(c, LADLE_ERR_INVALID, "missing input 'X'");
+  if (op_n_out(c) < 2) return op_fail(c, LADLE_ERR_INVALID, "TopK has outputs Values and Indices");
   if (!reduce_dtype_ok(x->dtype))
     return op_fail(c, LADLE_ERR_DTYPE, "unsupported input type %s", ladle_dtype_name(x->dtype));
   int r = x->ndim;

@@ -1,4 +1,5 @@
-/* softmax.c — Softmax, LogSoftmax and Hardmax, both semantic generations.
+/* softmax.c — Softmax, LogSoftmax and Hardmax (both semantic generations), and the two losses
+ * built on log-probabilities: NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss.
  *
  * Up to opset 12 the input is coerced to 2-D at `axis` (default 1) and each row of
  * prod(dims[axis:]) elements is normalised; from opset 13 only the one axis (default -1) is.
@@ -188,6 +189,105 @@ static ladle_status run_logsoftmax_v13(op_ctx *c) { return sm_run(c, SM_LOG, tru
 static ladle_status run_hardmax_v1(op_ctx *c) { return sm_run(c, SM_HARD, false); }
 static ladle_status run_hardmax_v13(op_ctx *c) { return sm_run(c, SM_HARD, true); }
 
+/* --- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ------------------------------------- */
+
+/* The loss shared by both ops, over log-probabilities lp laid out [N, C, D] (double):
+ * loss[n, d] = -lp[n, t, d] * w[t] with t = target[n, d], w the optional class weights; a target
+ * equal to ignore_index contributes nothing and weighs 0. reduction "none" keeps [N, d1..dk],
+ * "sum" adds, "mean" divides the sum by the total weight (ONNX's reference). */
+static ladle_status loss_run(op_ctx *c, const ladle_tensor *x, const double *lp,
+                             const ladle_tensor *target, const ladle_tensor *weight) {
+  const node *nd = op_node(c);
+  ladle_tensor *y = NULL;
+  ladle_status st;
+  int r = x->ndim;
+  int64_t N = x->dims[0], C = x->dims[1], D = rc_span(x->dims, 2, r);
+  const char *red = node_attr_str(nd, "reduction", "mean");
+  bool has_ii = node_attr(nd, "ignore_index") != NULL;
+  int64_t ii = node_attr_int(nd, "ignore_index", 0);
+  int mode = !strcmp(red, "none") ? 0 : !strcmp(red, "sum") ? 1 : !strcmp(red, "mean") ? 2 : -1;
+  if (mode < 0) return op_fail(c, LADLE_ERR_INVALID, "unknown reduction '%s'", red);
+  if (!dtype_is_integer(target->dtype) || target->ndim != r - 1 || target->dims[0] != N ||
+      !shape_equal(r - 2, target->dims + 1, r - 2, x->dims + 2)) {
+    char a[96], b[96];
+    return op_fail(c, LADLE_ERR_SHAPE, "target %s %s does not match input %s",
+                   ladle_dtype_name(target->dtype), shape_str(target->ndim, target->dims, a, sizeof a),
+                   shape_str(r, x->dims, b, sizeof b));
+  }
+  if (weight && (!dtype_is_float(weight->dtype) || ladle_tensor_numel(weight) != C))
+    return op_fail(c, LADLE_ERR_SHAPE, "weight must hold %lld floats", (long long)C);
+  if ((st = op_out(c, 0, x->dtype, mode == 0 ? r - 1 : 0, target->dims, &y))) return st;
+  double sum = 0, wsum = 0;
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t d = 0; d < D; d++) {
+      int64_t t = tensor_get_i64(target, n * D + d);
+      double loss = 0, w = 0;
+      if (!has_ii || t != ii) {
+        if (t < 0 || t >= C)
+          return op_fail(c, LADLE_ERR_INVALID, "target %lld outside [0, %lld)", (long long)t,
+                         (long long)C);
+        w = weight ? tensor_get_f64(weight, t) : 1.0;
+        loss = -lp[(n * C + t) * D + d] * w;
+      }
+      if (mode == 0) tensor_set_f64(y, n * D + d, loss);
+      sum += loss;
+      wsum += w;
+    }
+  if (mode == 1) tensor_set_f64(y, 0, sum);
+  if (mode == 2) tensor_set_f64(y, 0, sum / wsum);
+  return LADLE_OK;
+}
+
+static ladle_status loss_inputs(op_ctx *c, const ladle_tensor **x, const ladle_tensor **t) {
+  *x = op_in(c, 0);
+  *t = op_in(c, 1);
+  if (!*x || !*t) return op_fail(c, LADLE_ERR_INVALID, "missing input 'input' or 'target'");
+  if (!dtype_is_float((*x)->dtype))
+    return op_fail(c, LADLE_ERR_DTYPE, "unsupported input type %s", ladle_dtype_name((*x)->dtype));
+  if ((*x)->ndim < 2)
+    return op_fail(c, LADLE_ERR_SHAPE, "input must have rank >= 2, got %d", (*x)->ndim);
+  return LADLE_OK;
+}
+
+static ladle_status run_nllloss(op_ctx *c) {
+  const ladle_tensor *x, *t;
+  ladle_status st = loss_inputs(c, &x, &t);
+  if (st) return st;
+  int64_t total = ladle_tensor_numel(x);
+  double *lp = op_scratch(c, 0, sizeof(double) * (size_t)(total ? total : 1));
+  if (!lp) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for NegativeLogLikelihoodLoss");
+  for (int64_t i = 0; i < total; i++) lp[i] = tensor_get_f64(x, i);
+  return loss_run(c, x, lp, t, op_in(c, 2));
+}
+
+/* Log-softmax over the class axis (1), in double, then the loss; output 1 is the log-softmax. */
+static ladle_status run_sceloss(op_ctx *c) {
+  const ladle_tensor *x, *t;
+  ladle_tensor *lpo = NULL;
+  ladle_status st = loss_inputs(c, &x, &t);
+  if (st) return st;
+  int64_t total = ladle_tensor_numel(x), N = x->dims[0], C = x->dims[1],
+          D = rc_span(x->dims, 2, x->ndim);
+  double *lp = op_scratch(c, 0, sizeof(double) * (size_t)(total ? total : 1));
+  if (!lp) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for SoftmaxCrossEntropyLoss");
+  for (int64_t i = 0; i < total; i++) lp[i] = tensor_get_f64(x, i);
+  if (C > 0)
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t d = 0; d < D; d++) {
+        double *l = lp + n * C * D + d, m = l[0], s = 0;
+        for (int64_t k = 1; k < C; k++) m = l[k * D] > m ? l[k * D] : m;
+        for (int64_t k = 0; k < C; k++) s += exp(l[k * D] - m);
+        double ls = log(s);
+        for (int64_t k = 0; k < C; k++) l[k * D] = (l[k * D] - m) - ls;
+      }
+  if ((st = loss_run(c, x, lp, t, op_in(c, 2)))) return st;
+  if (op_out_wanted(c, 1)) {
+    if ((st = op_out(c, 1, x->dtype, x->ndim, x->dims, &lpo))) return st;
+    for (int64_t i = 0; i < total; i++) tensor_set_f64(lpo, i, lp[i]);
+  }
+  return LADLE_OK;
+}
+
 const op_def ops_softmax[] = {
     {"", "Softmax", 1, 12, run_softmax_v1, NULL, NULL},
     {"", "Softmax", 13, 99, run_softmax_v13, NULL, NULL},
@@ -195,5 +295,7 @@ const op_def ops_softmax[] = {
     {"", "LogSoftmax", 13, 99, run_logsoftmax_v13, NULL, NULL},
     {"", "Hardmax", 1, 12, run_hardmax_v1, NULL, NULL},
     {"", "Hardmax", 13, 99, run_hardmax_v13, NULL, NULL},
+    {"", "NegativeLogLikelihoodLoss", 12, 99, run_nllloss, NULL, NULL},
+    {"", "SoftmaxCrossEntropyLoss", 12, 99, run_sceloss, NULL, NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
