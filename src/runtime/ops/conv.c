@@ -232,6 +232,21 @@ static void plan_taps(const conv_plan *p, int64_t *tapoff) {
       }
 }
 
+/* K block for the GEMM: whole channels, as many as keep one tile's B rows (about 4 cache lines
+ * for each distinct input row a channel's taps read) within ~16 KB of L1. */
+static int64_t conv_kc(const conv_plan *p, const int64_t *tapoff) {
+  int64_t rows = 0;
+  for (int64_t t = 0; t < p->taps; t++) {
+    bool seen = false;
+    for (int64_t u = 0; u < t && !seen; u++) seen = tapoff[u] / p->ws == tapoff[t] / p->ws;
+    if (!seen) rows++;
+  }
+  int64_t ch = 256 / (rows * 4);
+  if (ch < 1) ch = 1;
+  int64_t kc = ch * p->taps;
+  return kc < 32 ? 32 : kc;
+}
+
 typedef struct fill_job {
   const conv_plan *p;
   const float *x;
@@ -250,26 +265,30 @@ static void fill_task(void *arg, int64_t nc) {
         int slot = p->phase_slot[(pd * 4 + ph) * 4 + pw];
         if (slot < 0) continue;
         float *dst = chan + slot * p->plane;
+        /* columns zw with 0 <= zw*sw + pw - pb < W */
+        int64_t base = pw - p->pb[2], sw = p->s[2];
+        int64_t lo = base >= 0 ? 0 : cdiv(-base, sw);
+        int64_t hi = p->in[2] - base > 0 ? cdiv(p->in[2] - base, sw) : 0;
+        if (hi > p->ws) hi = p->ws;
+        if (lo > hi) lo = hi;
+        int64_t n = hi - lo;
         for (int64_t zd = 0; zd < p->ds; zd++) {
           int64_t id = zd * p->s[0] + pd - p->pb[0];
           for (int64_t zh = 0; zh < p->hs; zh++, dst += p->ws) {
             int64_t ih = zh * p->s[1] + ph - p->pb[1];
             if (id < 0 || id >= p->in[0] || ih < 0 || ih >= p->in[1]) {
-              memset(dst, 0, sizeof(float) * (size_t)p->ws);
+              for (int64_t zw = 0; zw < p->ws; zw++) dst[zw] = 0;
               continue;
             }
-            const float *src = x + (id * p->in[1] + ih) * p->in[2];
-            /* columns zw with 0 <= zw*s + pw - pb < W */
-            int64_t base = pw - p->pb[2], sw = p->s[2];
-            int64_t lo = base >= 0 ? 0 : cdiv(-base, sw);
-            int64_t hi = p->in[2] - base > 0 ? cdiv(p->in[2] - base, sw) : 0;
-            if (hi > p->ws) hi = p->ws;
-            if (lo > hi) lo = hi;
+            const float *src = x + (id * p->in[1] + ih) * p->in[2] + lo * sw + base;
+            float *d = dst + lo;
             for (int64_t zw = 0; zw < lo; zw++) dst[zw] = 0;
             if (sw == 1) {
-              memcpy(dst + lo, src + lo + base, sizeof(float) * (size_t)(hi - lo));
+              for (int64_t i = 0; i < n; i++) d[i] = src[i];
+            } else if (sw == 2) {
+              for (int64_t i = 0; i < n; i++) d[i] = src[2 * i];
             } else {
-              for (int64_t zw = lo; zw < hi; zw++) dst[zw] = src[zw * sw + base];
+              for (int64_t i = 0; i < n; i++) d[i] = src[i * sw];
             }
             for (int64_t zw = hi; zw < p->ws; zw++) dst[zw] = 0;
           }
@@ -496,7 +515,7 @@ static ladle_status run_conv(op_ctx *c) {
     j.pa = pa;
   }
   gemm_shape gs = {cd.Mg, p.K, p.out[1] * p.ws, p.out[0] * p.out[1] * p.out[2], p.ws, p.out[2],
-                   1.0f, false, n->act != ACT_NONE ? n : NULL};
+                   1.0f, false, n->act != ACT_NONE ? n : NULL, conv_kc(&p, tapoff)};
   return gemm_run(c, 2, &gs, cd.N * cd.G * p.out[0], conv_get, &j);
 }
 
@@ -754,7 +773,7 @@ static ladle_status run_convtranspose(op_ctx *c) {
       prod.b.base = (const float *)x->data + (n0 * cd.C + gi * cd.Cg) * cd.in_plane;
       prod.b.stride = cd.in_plane;
       prod.c = col;
-      gemm_shape gs = {rows, cd.Cg, cd.in_plane, cd.in_plane, cd.in_plane, cd.in_plane, 1.0f, false, NULL};
+      gemm_shape gs = {rows, cd.Cg, cd.in_plane, cd.in_plane, cd.in_plane, cd.in_plane, 1.0f, false, NULL, 0};
       one_col oc = {prod};
       if ((s = gemm_run(c, 2, &gs, 1, get_col, &oc))) return s;
       col2im(&g, &cd, col, yd + (n0 * cd.M + gi * cd.Mg) * cd.out_plane);

@@ -205,41 +205,74 @@ static inline __m512 act_v(const act_spec *a, __m512 x) {
   }
 }
 
+/* A run of lanes of one 16-lane vector of a tile that lands in one output row: lanes
+ * [l, l+n) of vector v go to C offset off (plus the row's offset). */
+typedef struct tile_seg {
+  int v, l, n;
+  int64_t off;
+} tile_seg;
+
+/* Splits padded columns [j0, j0+ncv) at vector and padded-row boundaries, dropping gap
+ * columns. One division per tile. */
+static int tile_segs(const gemm_shape *s, int64_t j0, int64_t ncv, tile_seg *segs) {
+  int ns = 0;
+  int64_t oh = j0 / s->ws, ow = j0 % s->ws;
+  for (int64_t jj = 0; jj < ncv;) {
+    int64_t l = jj % 16, piece = 16 - l;
+    if (piece > s->ws - ow) piece = s->ws - ow;
+    if (piece > ncv - jj) piece = ncv - jj;
+    int64_t valid = ow < s->ow ? (s->ow - ow < piece ? s->ow - ow : piece) : 0;
+    if (valid > 0) segs[ns++] = (tile_seg){(int)(jj / 16), (int)l, (int)valid, oh * s->ow + ow};
+    jj += piece;
+    ow += piece;
+    if (ow == s->ws) {
+      ow = 0;
+      oh++;
+    }
+  }
+  return ns;
+}
+
 /* Stores rows [0, mr) of tile t (padded columns j0.., ncv of them valid) into C. */
 static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,
                           const gemm_shape *s, const gemm_prod *p, const act_spec *act) {
   __m512 alpha = _mm512_set1_ps(s->alpha);
-  bool gaps = s->ws != s->ow;
-  for (int r = 0; r < mr; r++) {
-    int64_t row = row0 + r;
-    float *crow = p->c + row * s->ldc;
-    __m512 brow = _mm512_set1_ps(p->bias_row ? p->bias_row[row] : 0.0f);
-    for (int64_t v = 0; v * 16 < ncv; v++) {
-      __m512 x = _mm512_mul_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), alpha);
-      int64_t col = j0 + v * 16;
-      int64_t lanes = ncv - v * 16 < 16 ? ncv - v * 16 : 16;
-      if (!gaps) {
+  if (s->ws == s->ow) {
+    for (int r = 0; r < mr; r++) {
+      int64_t row = row0 + r;
+      float *crow = p->c + row * s->ldc;
+      __m512 brow = _mm512_set1_ps(p->bias_row ? p->bias_row[row] : 0.0f);
+      for (int64_t v = 0; v * 16 < ncv; v++) {
+        __m512 x = _mm512_mul_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), alpha);
+        int64_t col = j0 + v * 16;
+        int64_t lanes = ncv - v * 16 < 16 ? ncv - v * 16 : 16;
         __mmask16 mk = (__mmask16)((1u << lanes) - 1u);
         if (s->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, crow + col));
         x = _mm512_add_ps(x, brow);
         if (p->bias_col) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, p->bias_col + col));
         _mm512_mask_storeu_ps(crow + col, mk, act_v(act, x));
-        continue;
       }
-      x = _mm512_add_ps(x, brow);
-      /* split the vector at padded-row boundaries; keep the lanes that are outputs */
-      for (int64_t l = 0; l < lanes;) {
-        int64_t j = col + l, oh = j / s->ws, ow = j % s->ws;
-        int64_t seg = s->ws - ow < lanes - l ? s->ws - ow : lanes - l;
-        int64_t valid = ow < s->ow ? (s->ow - ow < seg ? s->ow - ow : seg) : 0;
-        if (valid > 0) {
-          __mmask16 mk = (__mmask16)(((1u << valid) - 1u) << l);
-          float *dst = crow + oh * s->ow + ow;
-          __m512 y = x;
-          if (s->accumulate) y = _mm512_add_ps(y, _mm512_mask_expandloadu_ps(y, mk, dst));
-          _mm512_mask_compressstoreu_ps(dst, mk, act_v(act, y));
-        }
-        l += seg;
+    }
+    return;
+  }
+  tile_seg segs[GEMM_NR];
+  int ns = tile_segs(s, j0, ncv, segs);
+  for (int r = 0; r < mr; r++) {
+    int64_t row = row0 + r;
+    __m512 brow = _mm512_set1_ps(p->bias_row ? p->bias_row[row] : 0.0f);
+    for (int i = 0; i < ns; i++) {
+      const tile_seg *g = &segs[i];
+      __m512 x = _mm512_fmadd_ps(_mm512_load_ps(t + r * GEMM_NR + g->v * 16), alpha, brow);
+      __mmask16 mk = (__mmask16)(((1u << g->n) - 1u) << g->l);
+      int64_t at = row * s->ldc + g->off; /* offset of lane l from p->c */
+      if (at >= g->l) { /* lane 0's address is still inside C: a plain masked store */
+        float *dst = p->c + at - g->l;
+        if (s->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, dst));
+        _mm512_mask_storeu_ps(dst, mk, act_v(act, x));
+      } else {
+        float *dst = p->c + at;
+        if (s->accumulate) x = _mm512_add_ps(x, _mm512_mask_expandloadu_ps(x, mk, dst));
+        _mm512_mask_compressstoreu_ps(dst, mk, act_v(act, x));
       }
     }
   }
@@ -306,7 +339,8 @@ static void run_task(void *arg, int64_t task) {
   int64_t i0 = rem / j->qtasks * j->mchunk, q0 = rem % j->qtasks * j->qchunk;
   int64_t i1 = i0 + j->mchunk < j->mp ? i0 + j->mchunk : j->mp;
   int64_t q1 = q0 + j->qchunk < j->nq ? q0 + j->qchunk : j->nq;
-  int64_t k = s->k, nkb = k > 0 ? (k + KC - 1) / KC : 1;
+  int64_t k = s->k, kcb = s->kc > 0 ? s->kc : KC, nkb = k > 0 ? (k + kcb - 1) / kcb : 1;
+  if (nkb > 1) kcb = (k + nkb - 1) / nkb; /* even blocks: no short tail block */
   float local[TILE] __attribute__((aligned(64)));
   float *cb = local;
   unsigned bit = 0;
@@ -314,27 +348,28 @@ static void run_task(void *arg, int64_t task) {
   j->get(j->ud, prod, &p);
   if (nkb > 1) cb = slot_claim(j, &bit);
   for (int64_t kb = 0; kb < nkb; kb++) {
-    int64_t k0 = kb * KC, kc = k - k0 < KC ? k - k0 : KC;
+    int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
     if (kc < 0) kc = 0;
-    for (int64_t ip = i0; ip < i1; ip++) {
-      int mr = (int)(s->m - ip * GEMM_MR < GEMM_MR ? s->m - ip * GEMM_MR : GEMM_MR);
-      const float *a = p.a + ip * GEMM_MR * k + k0 * GEMM_MR;
-      for (int64_t q = q0; q < q1; q++) {
-        int64_t j0 = q * GEMM_NR;
-        int64_t ncv = s->cols - j0 < GEMM_NR ? s->cols - j0 : GEMM_NR;
-        int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
-        const float *b;
-        const int64_t *offs = NULL;
-        int64_t stride = p.b.stride;
-        if (p.b.panels) {
-          b = p.b.base + q * GEMM_NR * k + k0 * GEMM_NR;
-          stride = GEMM_NR;
-        } else if (p.b.offs) {
-          b = p.b.base + j0;
-          offs = p.b.offs + k0;
-        } else {
-          b = p.b.base + j0 + k0 * p.b.stride;
-        }
+    /* tile outer, panel inner: the tile's B rows stay in L1 while the A panels stream by */
+    for (int64_t q = q0; q < q1; q++) {
+      int64_t j0 = q * GEMM_NR;
+      int64_t ncv = s->cols - j0 < GEMM_NR ? s->cols - j0 : GEMM_NR;
+      int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
+      const float *b;
+      const int64_t *offs = NULL;
+      int64_t stride = p.b.stride;
+      if (p.b.panels) {
+        b = p.b.base + q * GEMM_NR * k + k0 * GEMM_NR;
+        stride = GEMM_NR;
+      } else if (p.b.offs) {
+        b = p.b.base + j0;
+        offs = p.b.offs + k0;
+      } else {
+        b = p.b.base + j0 + k0 * p.b.stride;
+      }
+      for (int64_t ip = i0; ip < i1; ip++) {
+        int mr = (int)(s->m - ip * GEMM_MR < GEMM_MR ? s->m - ip * GEMM_MR : GEMM_MR);
+        const float *a = p.a + ip * GEMM_MR * k + k0 * GEMM_MR;
         float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
         if (j->avx512)
           ukern_tab[mr - 1][nv - 1](kc, a, b, offs, stride, nlast, t, kb > 0);
@@ -383,7 +418,7 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
   int64_t tasks = n_prod * j.mtasks * j.qtasks;
   int nslots = par ? threads : 1;
   if (nslots > 32) nslots = 32;
-  if (s->k > KC) {
+  if (s->k > (s->kc > 0 ? s->kc : KC)) {
     j.cbuf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
     if (!j.cbuf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
   }
@@ -511,7 +546,7 @@ static ladle_status run_gemm(op_ctx *c) {
   float *yd = y->data;
   const float *cd = ct ? ct->data : NULL;
   int64_t cm = ct && ct->ndim == 2 ? ct->dims[0] : 1, cn = ct && ct->ndim >= 1 ? ct->dims[ct->ndim - 1] : 1;
-  gemm_shape s = {m, k, n, n, n, n, alpha, false, nd};
+  gemm_shape s = {m, k, n, n, n, n, alpha, false, nd, 0};
   one_prod op;
   memset(&op, 0, sizeof op);
   if (cd && beta != 0) {
@@ -698,7 +733,7 @@ static ladle_status run_matmul(op_ctx *c) {
   } else {
     j.b = b->data;
   }
-  gemm_shape s = {m, k, n, n, n, n, 1.0f, false, NULL};
+  gemm_shape s = {m, k, n, n, n, n, 1.0f, false, NULL, 0};
   return gemm_run(c, 2, &s, nbatch, mm_get, &j);
 }
 

@@ -65,6 +65,7 @@ typedef struct gemm_shape {
   float alpha;
   bool accumulate;
   const node *act_node;
+  int64_t kc; /* rows of B per K block (0: the default); sized so a tile's rows stay in L1 */
 } gemm_shape;
 
 /* Runs n_prod products; get(ud, i, &p) describes product i. Splits the work over c's threads

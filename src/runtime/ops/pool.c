@@ -138,57 +138,84 @@ static void tap_range(int64_t base, int64_t dil, int64_t k, int64_t n, int64_t *
   *t1 = hi;
 }
 
+#define ROW_MAX 4096 /* widest padded row the 2-D path handles (stack buffers) */
+
+/* Padded row length the 2-D path reads: the last window's end. */
+static int64_t row_extent(const win_geom *g) {
+  return (g->out[1] - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1;
+}
+
+/* One output row at a time: reduce the window's input rows into a padded row buffer
+ * (contiguous, vectorises), then reduce along the row with the stride. */
 static void pool_plane_2d(const pool_job *j, int64_t plane) {
   const win_geom *g = &j->g;
   const float *x = (const float *)j->x + plane * j->in_plane;
   float *y = (float *)j->y + plane * j->out_plane;
   int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1];
   int64_t kh = g->k[0], kw = g->k[1], sh = g->s[0], sw = g->s[1], dh = g->d[0], dw = g->d[1];
+  int64_t pw = g->pb[1], L = row_extent(g);
+  bool is_max = j->kind == POOL_MAX;
+  float fill = is_max ? -INFINITY : 0.0f;
+  float rp[ROW_MAX], hcnt[ROW_MAX];
+  for (int64_t i = 0; i < L; i++) rp[i] = fill;
+  if (!is_max) /* taps per output column that count towards the divisor */
+    for (int64_t ow = 0; ow < OW; ow++) {
+      int64_t cnt = 0;
+      for (int64_t t = 0; t < kw; t++) {
+        int64_t p = ow * sw - pw + t * dw;
+        cnt += j->include_pad ? (p >= -pw && p < W + g->pe[1]) : (p >= 0 && p < W);
+      }
+      hcnt[ow] = (float)cnt;
+    }
+  int64_t wlo = pw, whi = pw + W < L ? pw + W : L; /* where the input lands in rp */
   for (int64_t oh = 0; oh < OH; oh++) {
     int64_t h0 = oh * sh - g->pb[0], a0, a1;
     tap_range(h0, dh, kh, H, &a0, &a1);
-    int64_t ph = 0; /* taps inside the padded extent, for count_include_pad */
-    for (int64_t t = 0; t < kh; t++) {
-      int64_t p = h0 + t * dh;
-      if (p >= -g->pb[0] && p < H + g->pe[0]) ph++;
+    float *r = rp + wlo;
+    int64_t n = whi - wlo;
+    if (a0 >= a1) { /* the window covers only padding (dilated windows can) */
+      for (int64_t i = 0; i < n; i++) r[i] = fill;
+    } else {
+      const float *x0 = x + (h0 + a0 * dh) * W;
+      for (int64_t i = 0; i < n; i++) r[i] = x0[i];
+    }
+    for (int64_t a = a0 + 1; a < a1; a++) {
+      const float *xr = x + (h0 + a * dh) * W;
+      if (is_max)
+        for (int64_t i = 0; i < n; i++) r[i] = xr[i] > r[i] ? xr[i] : r[i];
+      else
+        for (int64_t i = 0; i < n; i++) r[i] += xr[i];
     }
     float *yr = y + oh * OW;
-    for (int64_t ow = 0; ow < OW; ow++) {
-      int64_t w0 = ow * sw - g->pb[1], b0, b1;
-      tap_range(w0, dw, kw, W, &b0, &b1);
-      if (j->kind == POOL_MAX) {
-        float m = -INFINITY;
-        for (int64_t a = a0; a < a1; a++) {
-          const float *xr = x + (h0 + a * dh) * W + w0;
-          for (int64_t b = b0; b < b1; b++) m = xr[b * dw] > m ? xr[b * dw] : m;
+    for (int64_t ow = 0; ow < OW; ow++) yr[ow] = rp[ow * sw];
+    for (int64_t t = 1; t < kw; t++) {
+      const float *src = rp + t * dw;
+      if (is_max)
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] = src[ow * sw] > yr[ow] ? src[ow * sw] : yr[ow];
+      else
+        for (int64_t ow = 0; ow < OW; ow++) yr[ow] += src[ow * sw];
+    }
+    if (!is_max) {
+      float vc;
+      if (j->include_pad) {
+        int64_t cnt = 0;
+        for (int64_t t = 0; t < kh; t++) {
+          int64_t p = h0 + t * dh;
+          cnt += p >= -g->pb[0] && p < H + g->pe[0];
         }
-        yr[ow] = m;
+        vc = (float)cnt;
       } else {
-        float s = 0;
-        for (int64_t a = a0; a < a1; a++) {
-          const float *xr = x + (h0 + a * dh) * W + w0;
-          for (int64_t b = b0; b < b1; b++) s += xr[b * dw];
-        }
-        int64_t div;
-        if (j->include_pad) {
-          int64_t pw = 0;
-          for (int64_t t = 0; t < kw; t++) {
-            int64_t p = w0 + t * dw;
-            if (p >= -g->pb[1] && p < W + g->pe[1]) pw++;
-          }
-          div = ph * pw;
-        } else {
-          div = (a1 - a0) * (b1 - b0);
-        }
-        yr[ow] = div ? s / (float)div : 0.0f;
+        vc = (float)(a1 - a0);
       }
+      for (int64_t ow = 0; ow < OW; ow++) yr[ow] = vc * hcnt[ow] > 0 ? yr[ow] / (vc * hcnt[ow]) : 0.0f;
     }
   }
 }
 
 static void pool_task(void *arg, int64_t plane) {
   const pool_job *j = arg;
-  if (j->g.nsp == 2 && j->dtype == LADLE_FLOAT && !j->ind && j->kind != POOL_LP)
+  if (j->g.nsp == 2 && j->dtype == LADLE_FLOAT && !j->ind && j->kind != POOL_LP &&
+      row_extent(&j->g) <= ROW_MAX && j->g.pb[1] + j->g.in[1] <= ROW_MAX)
     pool_plane_2d(j, plane);
   else
     pool_plane_generic(j, plane);
