@@ -13,6 +13,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
+int cmd_schedule(int argc, char **argv);
 
 /* Prints "ladle CMD: message" to stderr and returns 1 (exit status for failures). */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -19,6 +19,7 @@ typedef struct command {
 static const command commands[] = {
     {"serve", cmd_serve, "serve a model repository over HTTP (Open Inference Protocol)"},
     {"batch", cmd_batch, "predict a whole table (SQLite, PostgreSQL, CSV, JSONL, .npy) into a sink"},
+    {"schedule", cmd_schedule, "run batch (or any) jobs on cron schedules, with retries and history"},
     {"predict", cmd_predict, "run a model once on .npy inputs, write .npy outputs"},
     {"inspect", cmd_inspect, "print a model's inputs, outputs, opsets and op counts"},
     {"bench", cmd_bench, "measure a model's latency on random inputs"},
