@@ -7,7 +7,7 @@
 
 #include "runtime/ops/ew_common.h"
 
-/* An activation with attributes read into p[0..3] by `read`. */
+/* An activation whose attributes name##_attrs reads into p[0..1] (NULL: none). */
 #define ACT(name, E32, E64)      \
   EW_UNARY_LOOPS(name, E32, E64) \
   static ladle_status run_##name(op_ctx *c) { return act_run(c, name##_f32, name##_f64, name##_attrs); }
@@ -58,8 +58,11 @@ ACT(selu, v > 0.0f ? p[1] * v : p[1] * p[0] * expm1f(v), v > 0.0 ? p[1] * v : (d
 ACT(celu, v > 0.0f ? v : p[0] * expm1f(v / p[0]), v > 0.0 ? v : p[0] * expm1(v / p[0]))
 ACT(thresholded_relu, v > p[0] ? v : 0.0f, v > p[0] ? v : 0.0)
 ACT(sigmoid, ew_sigmoidf(v), 1.0 / (1.0 + exp(-v)))
-ACT(hard_sigmoid, fmaxf(0.0f, fminf(1.0f, fmaf(p[0], v, p[1]))), fmax(0.0, fmin(1.0, p[0] * v + p[1])))
-ACT(hard_swish, v * fmaxf(0.0f, fminf(1.0f, fmaf(p[0], v, p[1]))), v * fmax(0.0, fmin(1.0, v / 6.0 + 0.5)))
+/* clamp01 with selects, which vectorise where fminf / fmaxf do not */
+static inline float clamp01f(float t) { return t > 1.0f ? 1.0f : (t < 0.0f ? 0.0f : t); }
+static inline double clamp01(double t) { return t > 1.0 ? 1.0 : (t < 0.0 ? 0.0 : t); }
+ACT(hard_sigmoid, clamp01f(fmaf(p[0], v, p[1])), clamp01(p[0] * v + p[1]))
+ACT(hard_swish, v * clamp01f(fmaf(p[0], v, p[1])), v * clamp01(v / 6.0 + 0.5))
 ACT(tanh, ew_tanhf(v), tanh(v))
 /* log(1 + e^v) without overflow: v + log1p(e^-v) for positive v */
 ACT(softplus, v > 0.0f ? v + log1pf(expf(-v)) : log1pf(expf(v)), v > 0.0 ? v + log1p(exp(-v)) : log1p(exp(v)))
@@ -142,9 +145,9 @@ static void int_range(int dt, int64_t *lo, int64_t *hi, uint64_t *uhi) {
 static ladle_status clip_bound(op_ctx *c, int i, const ladle_tensor *x, clip_job *j) {
   const ladle_tensor *b = op_in(c, i);
   if (!b) return LADLE_OK;
-  if (ladle_tensor_numel(b) != 1)
+  if (ew_numel(b) != 1)
     return op_fail(c, LADLE_ERR_SHAPE, "%s must be a scalar, has %lld elements", i == 1 ? "min" : "max",
-                   (long long)ladle_tensor_numel(b));
+                   (long long)ew_numel(b));
   if (b->dtype != x->dtype)
     return op_fail(c, LADLE_ERR_DTYPE, "%s is %s, input %s", i == 1 ? "min" : "max",
                    ladle_dtype_name(b->dtype), ladle_dtype_name(x->dtype));
@@ -179,7 +182,7 @@ static ladle_status clip(op_ctx *c, bool attrs) {
   }
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
   j.y = y->data;
-  ew_parallel(c, ladle_tensor_numel(x), clip_range, &j);
+  ew_parallel(c, ew_numel(x), clip_range, &j);
   return LADLE_OK;
 }
 static ladle_status run_clip_v6(op_ctx *c) { return clip(c, true); }

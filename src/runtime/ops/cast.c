@@ -187,7 +187,7 @@ static void format_float(double v, bool single, char *out, size_t len) {
 static ladle_status to_string(op_ctx *c, const ladle_tensor *x, ladle_tensor *y) {
   char buf[64];
   char **out = y->data;
-  int64_t n = ladle_tensor_numel(x);
+  int64_t n = ew_numel(x);
   for (int64_t i = 0; i < n; i++) {
     if (x->dtype == LADLE_BOOL) snprintf(buf, sizeof buf, "%s", ((const uint8_t *)x->data)[i] ? "True" : "False");
     else if (dtype_is_float(x->dtype)) format_float(tensor_get_f64(x, i), x->dtype != LADLE_DOUBLE, buf, sizeof buf);
@@ -203,7 +203,7 @@ static ladle_status to_string(op_ctx *c, const ladle_tensor *x, ladle_tensor *y)
 
 static ladle_status from_string(op_ctx *c, const ladle_tensor *x, ladle_tensor *y) {
   char *const *in = x->data;
-  int64_t n = ladle_tensor_numel(x);
+  int64_t n = ew_numel(x);
   for (int64_t i = 0; i < n; i++) {
     const char *s = in[i] ? in[i] : "";
     char *end = NULL;
@@ -248,7 +248,7 @@ static ladle_status cast_to(op_ctx *c, int to) {
   if (x->dtype != LADLE_STRING && !is_numeric(x->dtype))
     return op_fail(c, LADLE_ERR_UNSUPPORTED, "cannot cast from %s", ladle_dtype_name(x->dtype));
   if ((st = op_out(c, 0, to, x->ndim, x->dims, &y))) return st;
-  int64_t n = ladle_tensor_numel(x);
+  int64_t n = ew_numel(x);
   if (x->dtype == to) {
     if (!ew_copy(to, x->data, y->data, n)) return op_fail(c, LADLE_ERR_NOMEM, "out of memory");
     return LADLE_OK;

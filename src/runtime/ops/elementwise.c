@@ -47,7 +47,7 @@ static void plan_build(plan *p, int k, const ladle_tensor *const *in, const ladl
     shape_broadcast_strides(in[j]->ndim, in[j]->dims, y->ndim, y->dims, full[j]);
   p->k = k;
   p->nd = 0;
-  p->numel = shape_numel(y->ndim, y->dims);
+  p->numel = ew_numel(y);
   for (int d = 0; d < y->ndim; d++) {
     if (y->dims[d] == 1) continue;
     int nd = p->nd;
@@ -87,9 +87,9 @@ static void nary_range(const nary_job *job, int64_t lo, int64_t hi) {
   int nd = p->nd, k = p->k;
   int64_t coord[LADLE_MAX_DIMS], off[EW_MAX_IN] = {0}, inner[EW_MAX_IN];
   int64_t rem = lo, len = p->dims[nd - 1];
-  for (int d = nd - 1; d >= 0; d--) {
-    coord[d] = rem % p->dims[d];
-    rem /= p->dims[d];
+  for (int d = nd - 1; d >= 0; d--) { /* lo's coordinates (no division for the first task) */
+    coord[d] = rem == 0 ? 0 : rem % p->dims[d];
+    rem = rem == 0 ? 0 : rem / p->dims[d];
     for (int j = 0; j < k; j++) off[j] += coord[d] * p->st[j][d];
   }
   for (int j = 0; j < k; j++) inner[j] = p->st[j][nd - 1];
@@ -148,8 +148,15 @@ void ew_nary(op_ctx *c, int k, const ladle_tensor *const *in, ladle_tensor *y, e
     job.esz[j] = ladle_dtype_size(in[j]->dtype);
   }
   job.tasks = task_count(c, p.numel);
-  if (job.tasks == 1) nary_range(&job, 0, p.numel);
-  else tpool_run(op_pool(c), job.tasks, nary_task, &job);
+  if (job.tasks == 1 && p.nd == 1) { /* one row: same shapes, or a scalar operand */
+    int64_t inner[EW_MAX_IN];
+    for (int j = 0; j < k; j++) inner[j] = p.st[j][0];
+    row(ctx, job.base, inner, job.out, p.numel);
+  } else if (job.tasks == 1) {
+    nary_range(&job, 0, p.numel);
+  } else {
+    tpool_run(op_pool(c), job.tasks, nary_task, &job);
+  }
 }
 
 static void binary_row(const void *ctx, const char *const *in, const int64_t *stride, char *out,
@@ -225,7 +232,7 @@ ladle_status ew_unary_float(op_ctx *c, ew_un_f32 f32, ew_un_f64 f64, const float
                    ladle_dtype_name(x->dtype));
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
   unary_job job = {f32, f64, p, x->data, y->data, x->dtype};
-  ew_parallel(c, ladle_tensor_numel(x), unary_range, &job);
+  ew_parallel(c, ew_numel(x), unary_range, &job);
   return LADLE_OK;
 }
 
@@ -274,7 +281,7 @@ ladle_status ew_map(op_ctx *c, const ew_map_fn *tbl, int out_dtype, const float 
   int odt = out_dtype ? out_dtype : x->dtype;
   if ((st = op_out(c, 0, odt, x->ndim, x->dims, &y))) return st;
   map_job job = {fn, x->data, y->data, ladle_dtype_size(x->dtype), ladle_dtype_size(odt), p};
-  ew_parallel(c, ladle_tensor_numel(x), map_range, &job);
+  ew_parallel(c, ew_numel(x), map_range, &job);
   return LADLE_OK;
 }
 
@@ -548,7 +555,7 @@ static ladle_status variadic(op_ctx *c, const ew_bin_fn *tbl, bool mean) {
   if ((st = ew_bcast_shape(c, n, in, &nd, dims))) return st;
   if ((st = op_out(c, 0, dt, nd, dims, &y))) return st;
   if (n == 1) {
-    ew_copy(dt, in[0]->data, y->data, ladle_tensor_numel(y));
+    ew_copy(dt, in[0]->data, y->data, ew_numel(y));
     return LADLE_OK;
   }
   ew_binary(c, in[0], in[1], y, tbl[dt]);
@@ -647,7 +654,7 @@ static ladle_status copy_input(op_ctx *c, ladle_tensor **out) {
   ladle_status st;
   if (!x) return op_fail(c, LADLE_ERR_INVALID, "missing input 0");
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
-  if (!ew_copy(x->dtype, x->data, y->data, ladle_tensor_numel(x)))
+  if (!ew_copy(x->dtype, x->data, y->data, ew_numel(x)))
     return op_fail(c, LADLE_ERR_NOMEM, "out of memory copying strings");
   if (out) *out = y;
   return LADLE_OK;
@@ -662,8 +669,8 @@ static ladle_status dropout(op_ctx *c, int mask_dtype) {
   ladle_tensor *y = NULL, *m = NULL;
   ladle_status st;
   const ladle_tensor *ratio = op_in(c, 1), *train = op_in(c, 2);
-  if (train && ladle_tensor_numel(train) >= 1 && tensor_get_i64(train, 0)) {
-    double r = ratio && ladle_tensor_numel(ratio) >= 1 ? tensor_get_f64(ratio, 0) : 0.5;
+  if (train && ew_numel(train) >= 1 && tensor_get_i64(train, 0)) {
+    double r = ratio && ew_numel(ratio) >= 1 ? tensor_get_f64(ratio, 0) : 0.5;
     if (r != 0)
       return op_fail(c, LADLE_ERR_UNSUPPORTED, "training-mode Dropout (ratio %g) is not supported", r);
   }
@@ -672,7 +679,7 @@ static ladle_status dropout(op_ctx *c, int mask_dtype) {
   int mdt = mask_dtype ? mask_dtype : y->dtype;
   if (mdt == LADLE_STRING) return op_fail(c, LADLE_ERR_DTYPE, "no mask for string tensors");
   if ((st = op_out(c, 1, mdt, y->ndim, y->dims, &m))) return st;
-  int64_t n = ladle_tensor_numel(m);
+  int64_t n = ew_numel(m);
   if (mdt == LADLE_BOOL) memset(m->data, 1, (size_t)n);
   else for (int64_t i = 0; i < n; i++) tensor_set_f64(m, i, 1.0);
   return LADLE_OK;

@@ -69,6 +69,15 @@ bool ew_copy(int dtype, const void *src, void *dst, int64_t n);
 
 /* --- dtype helpers ------------------------------------------------------------------------ */
 
+/* Element count of a tensor the session has already validated (an input or an op_out result):
+ * a plain product, without shape_numel's overflow divisions, which cost more than a small
+ * kernel. */
+static inline int64_t ew_numel(const ladle_tensor *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->ndim; i++) n *= t->dims[i];
+  return n;
+}
+
 /* Table slot of a dtype (tables have EW_NTYPES entries, NULL where unsupported). */
 #define EW_NTYPES 17
 static inline int ew_slot(int dtype) { return dtype > 0 && dtype < EW_NTYPES ? dtype : 0; }
@@ -92,6 +101,14 @@ static inline uint64_t ew_f64_to_u64(double v) {
  * table indexed by dtype (EW_TBL_*). */
 
 #define EW_ID(v) (v)
+
+/* Loops that compute more than they move (the polynomial math) run twice as many lanes with
+ * 512-bit vectors where the CPU has them; GCC defaults to 256 for -march=native. */
+#if defined(__AVX512F__)
+#define EW_WIDE __attribute__((target("prefer-vector-width=512")))
+#else
+#define EW_WIDE
+#endif
 
 /* Binary row kernel: x0, x1 are the operands in the compute type CT, EXPR the result. LD / ST
  * convert the storage type T to CT and back (float16 / bfloat16 compute in float). */
@@ -131,22 +148,24 @@ static inline uint64_t ew_f64_to_u64(double v) {
     }                                                                     \
   }
 
-/* Float unary loops name_f32 / name_f64 (for ew_unary_float) from expressions of v; p[] holds
- * the op's attributes. */
-#define EW_UNARY_LOOPS(name, E32, E64)                                              \
-  static void name##_f32(const float *x, float *y, int64_t n, const float *p) {     \
-    (void)p;                                                                        \
-    for (int64_t i = 0; i < n; i++) {                                               \
-      float v = x[i];                                                               \
-      y[i] = (E32);                                                                 \
-    }                                                                               \
-  }                                                                                 \
-  static void name##_f64(const double *x, double *y, int64_t n, const float *p) {   \
-    (void)p;                                                                        \
-    for (int64_t i = 0; i < n; i++) {                                               \
-      double v = x[i];                                                              \
-      y[i] = (E64);                                                                 \
-    }                                                                               \
+/* Float unary loops name_f32 / name_f64 (for ew_unary_float) from expressions of v; p[0], p[1]
+ * hold the op's attributes (copied to locals so the compiler knows y does not overwrite them). */
+#define EW_UNARY_LOOPS(name, E32, E64)                                                \
+  EW_WIDE static void name##_f32(const float *x, float *y, int64_t n, const float *attrs) { \
+    const float p[4] = {attrs ? attrs[0] : 0, attrs ? attrs[1] : 0}; /* not aliased */ \
+    (void)p;                                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                 \
+      float v = x[i];                                                                 \
+      y[i] = (E32);                                                                   \
+    }                                                                                 \
+  }                                                                                   \
+  static void name##_f64(const double *x, double *y, int64_t n, const float *attrs) { \
+    const double p[4] = {attrs ? attrs[0] : 0, attrs ? attrs[1] : 0};                 \
+    (void)p;                                                                          \
+    for (int64_t i = 0; i < n; i++) {                                                 \
+      double v = x[i];                                                                \
+      y[i] = (E64);                                                                   \
+    }                                                                                 \
   }
 
 /* X(suffix, storage type, compute type, load, store) */

@@ -363,10 +363,7 @@ static ladle_session *cs;
 static const ladle_tensor *cast(int from, int to, int64_t n, void *data) {
   attr_spec to_attr = {"to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, to, 0, NULL};
   ladle_tensor in = tensor(from, 1, &n, data);
-  if (run_op(&cm, &cs, "Cast", 13, 1, &in, 1, 1, &to_attr, 1) != LADLE_OK) {
-    fprintf(stderr, "Cast: %s\n", cs ? ladle_session_errmsg(cs) : "no session");
-    return NULL;
-  }
+  if (run_op(&cm, &cs, "Cast", 13, 1, &in, 1, 1, &to_attr, 1) != LADLE_OK) return NULL;
   return ladle_session_output(cs, 0);
 }
 
