@@ -326,6 +326,11 @@ static bool reduce_fast_f32(op_ctx *c, const ladle_tensor *x, ladle_tensor *y, c
   fjob j = {k, x->data, y->data, 1, 1, 1, 1};
   const int64_t *d = L->d;
   const bool *red = L->red;
+  if (L->m == 0 || (L->m == 1 && !red[0])) { /* nothing left to reduce: one element each */
+    j.k0 = L->m ? d[0] : 1;
+    rc_parallel(c, j.k0, 1, rows_f32, &j);
+    return true;
+  }
   if ((L->m == 1 && red[0]) || (L->m == 2 && !red[0] && red[1])) {
     j.k0 = L->m == 2 ? d[0] : 1;
     j.r = d[L->m - 1];
