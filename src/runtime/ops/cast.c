@@ -114,17 +114,27 @@ static void cast_range(const void *ctx, int64_t lo, int64_t hi) {
 
 /* --- numbers to strings ------------------------------------------------------------------- */
 
-/* Shortest %e digits of v (max_digits at most) that read back to v, as float when single. */
-static void shortest(double v, bool single, char *buf, size_t len) {
-  int most = single ? 9 : 17;
+/* Whether the decimal text buf reads back to v stored as dt. */
+static bool reads_back(const char *buf, double v, int dt) {
+  switch (dt) {
+    case LADLE_DOUBLE: return strtod(buf, NULL) == v;
+    case LADLE_FLOAT16: return float_to_half(strtof(buf, NULL)) == float_to_half((float)v);
+    case LADLE_BFLOAT16: return float_to_bfloat16(strtof(buf, NULL)) == float_to_bfloat16((float)v);
+    default: return strtof(buf, NULL) == (float)v;
+  }
+}
+
+/* The shortest %e text of v (a value of float type dt) that reads back to v. */
+static void shortest(double v, int dt, char *buf, size_t len) {
+  int most = dt == LADLE_DOUBLE ? 17 : 9;
   for (int p = 1; p <= most; p++) {
     snprintf(buf, len, "%.*e", p - 1, v);
-    if (single ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) return;
+    if (reads_back(buf, v, dt)) return;
   }
 }
 
 /* numpy's str() of a float value. */
-static void format_float(double v, bool single, char *out, size_t len) {
+static void format_float(double v, int dt, char *out, size_t len) {
   if (v != v) {
     snprintf(out, len, "nan");
     return;
@@ -138,7 +148,7 @@ static void format_float(double v, bool single, char *out, size_t len) {
     return;
   }
   char e[48], digits[24];
-  shortest(v, single, e, sizeof e);
+  shortest(v, dt, e, sizeof e);
   /* e is [-]d[.ddd]e±XX: collect the digits and the exponent */
   const char *p = e;
   bool neg = *p == '-';
@@ -190,7 +200,7 @@ static ladle_status to_string(op_ctx *c, const ladle_tensor *x, ladle_tensor *y)
   int64_t n = ew_numel(x);
   for (int64_t i = 0; i < n; i++) {
     if (x->dtype == LADLE_BOOL) snprintf(buf, sizeof buf, "%s", ((const uint8_t *)x->data)[i] ? "True" : "False");
-    else if (dtype_is_float(x->dtype)) format_float(tensor_get_f64(x, i), x->dtype != LADLE_DOUBLE, buf, sizeof buf);
+    else if (dtype_is_float(x->dtype)) format_float(tensor_get_f64(x, i), x->dtype, buf, sizeof buf);
     else if (x->dtype == LADLE_UINT64) snprintf(buf, sizeof buf, "%llu", (unsigned long long)((const uint64_t *)x->data)[i]);
     else snprintf(buf, sizeof buf, "%lld", (long long)tensor_get_i64(x, i));
     const char *src = buf;

@@ -418,6 +418,11 @@ static void test_cast(void) {
   CHECK(t && ((int8_t *)t->data)[0] == -1 && ((int8_t *)t->data)[1] == 1);
   done(cm, cs);
 
+  uint16_t h16[2] = {0x2e66, 0x3c00}; /* float16 0.1 and 1: numpy prints '0.1', '1.0' */
+  t = cast(LADLE_FLOAT16, LADLE_STRING, 2, h16);
+  CHECK(t && strcmp(((char *const *)t->data)[0], "0.1") == 0 && strcmp(((char *const *)t->data)[1], "1.0") == 0);
+  done(cm, cs);
+
   float h[3] = {1.0f / 3.0f, 65504.0f, 1e6f};
   t = cast(LADLE_FLOAT, LADLE_FLOAT16, 3, h);
   CHECK(t && ((uint16_t *)t->data)[1] == 0x7bff && ((uint16_t *)t->data)[2] == 0x7c00);
