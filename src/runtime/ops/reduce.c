@@ -386,6 +386,24 @@ static ladle_status reduce_axes(op_ctx *c, int rank, bool from_input, bool *red)
   return LADLE_OK;
 }
 
+/* Splits the canonical dims into kept and reduced lists, outermost first, with input strides. */
+static void layout_split(rlayout *L) {
+  int64_t st[LADLE_MAX_DIMS], s = 1;
+  for (int i = L->m - 1; i >= 0; i--) {
+    st[i] = s;
+    s *= L->d[i];
+  }
+  for (int i = 0; i < L->m; i++) {
+    if (L->red[i]) {
+      L->rd[L->nr] = L->d[i];
+      L->rs[L->nr++] = st[i];
+    } else {
+      L->kd[L->nk] = L->d[i];
+      L->ks[L->nk++] = st[i];
+    }
+  }
+}
+
 static ladle_status reduce_run(op_ctx *c, rkind k, bool axes_input) {
   const ladle_tensor *x = op_in(c, 0);
   ladle_tensor *y = NULL;
@@ -423,26 +441,7 @@ static ladle_status reduce_run(op_ctx *c, rkind k, bool axes_input) {
     }
   }
   if (x->dtype == LADLE_FLOAT && reduce_fast_f32(c, x, y, &L, k)) return LADLE_OK;
-  int64_t stride = 1;
-  for (int i = L.m - 1; i >= 0; i--) {
-    if (L.red[i]) {
-      L.rd[L.nr] = L.d[i];
-      L.rs[L.nr++] = stride;
-    } else {
-      L.kd[L.nk] = L.d[i];
-      L.ks[L.nk++] = stride;
-    }
-    stride *= L.d[i];
-  }
-  /* collected innermost first: put outermost first */
-  for (int i = 0; i < L.nr / 2; i++) {
-    int64_t t = L.rd[i]; L.rd[i] = L.rd[L.nr - 1 - i]; L.rd[L.nr - 1 - i] = t;
-    t = L.rs[i]; L.rs[i] = L.rs[L.nr - 1 - i]; L.rs[L.nr - 1 - i] = t;
-  }
-  for (int i = 0; i < L.nk / 2; i++) {
-    int64_t t = L.kd[i]; L.kd[i] = L.kd[L.nk - 1 - i]; L.kd[L.nk - 1 - i] = t;
-    t = L.ks[i]; L.ks[i] = L.ks[L.nk - 1 - i]; L.ks[L.nk - 1 - i] = t;
-  }
+  layout_split(&L);
   reduce_generic(x, y, &L, k, outn, count);
   return LADLE_OK;
 }

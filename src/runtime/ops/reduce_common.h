@@ -22,7 +22,7 @@
 #define RC_PAR_MIN 65536       /* elements below which a kernel never dispatches threads */
 #define RC_TASK_ELEMS 16384    /* about how many elements one parallel task handles */
 
-#define RC_COMMA ,
+#define RC_COMMA , /* passes ", float m" through a macro argument */
 
 static inline double rc_fold8(const float *a8) {
   return (double)(((a8[0] + a8[4]) + (a8[2] + a8[6])) + ((a8[1] + a8[5]) + (a8[3] + a8[7])));
