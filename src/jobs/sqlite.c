@@ -133,7 +133,7 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
   s->base.vt = &sq_source_vt;
   s->base.key_col = -1;
   const char *path = sqlite_path(o->uri);
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", path,
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
     goto out;
@@ -436,7 +436,7 @@ ladle_status sqlite_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   k->base.vt = &sq_sink_vt;
   if ((st = sink_fill_common(&k->base, o, e))) goto out;
   k->path = strdup(sqlite_path(o->uri));
-  if (sqlite3_open_v2(k->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+  if (sqlite3_open_v2(k->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", k->path,
                  k->db ? sqlite3_errmsg(k->db) : "out of memory");
     goto out;

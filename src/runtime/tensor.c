@@ -129,6 +129,13 @@ double tensor_get_f64(const ladle_tensor *t, int64_t i) {
   }
 }
 
+/* Converts to an integer type with saturation (NaN -> 0): an out-of-range double converted
+ * directly is undefined behaviour in C. */
+static double sat(double v, double lo, double hi) {
+  if (!(v == v)) return 0;
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
 void tensor_set_f64(ladle_tensor *t, int64_t i, double v) {
   void *p = t->data;
   switch (t->dtype) {
@@ -136,14 +143,14 @@ void tensor_set_f64(ladle_tensor *t, int64_t i, double v) {
     case LADLE_DOUBLE: ((double *)p)[i] = v; break;
     case LADLE_FLOAT16: ((uint16_t *)p)[i] = float_to_half((float)v); break;
     case LADLE_BFLOAT16: ((uint16_t *)p)[i] = float_to_bfloat16((float)v); break;
-    case LADLE_INT64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case LADLE_INT32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case LADLE_INT16: ((int16_t *)p)[i] = (int16_t)v; break;
-    case LADLE_INT8: ((int8_t *)p)[i] = (int8_t)v; break;
-    case LADLE_UINT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
-    case LADLE_UINT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
-    case LADLE_UINT32: ((uint32_t *)p)[i] = (uint32_t)v; break;
-    case LADLE_UINT64: ((uint64_t *)p)[i] = (uint64_t)v; break;
+    case LADLE_INT64: ((int64_t *)p)[i] = (int64_t)sat(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case LADLE_INT32: ((int32_t *)p)[i] = (int32_t)sat(v, INT32_MIN, INT32_MAX); break;
+    case LADLE_INT16: ((int16_t *)p)[i] = (int16_t)sat(v, INT16_MIN, INT16_MAX); break;
+    case LADLE_INT8: ((int8_t *)p)[i] = (int8_t)sat(v, INT8_MIN, INT8_MAX); break;
+    case LADLE_UINT8: ((uint8_t *)p)[i] = (uint8_t)sat(v, 0, UINT8_MAX); break;
+    case LADLE_UINT16: ((uint16_t *)p)[i] = (uint16_t)sat(v, 0, UINT16_MAX); break;
+    case LADLE_UINT32: ((uint32_t *)p)[i] = (uint32_t)sat(v, 0, UINT32_MAX); break;
+    case LADLE_UINT64: ((uint64_t *)p)[i] = (uint64_t)sat(v, 0, 18446744073709549568.0); break;
     case LADLE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     default: break;
   }

@@ -37,6 +37,18 @@ int main(void) {
   CHECK(isnan(half_to_float(float_to_half(NAN))));
   CHECK(float_to_bfloat16(1.0f) == 0x3f80 && bfloat16_to_float(0x3f80) == 1.0f);
 
+  /* integer stores saturate instead of invoking undefined behaviour */
+  int8_t i8[3];
+  ladle_tensor t8 = {LADLE_INT8, 1, {3}, i8};
+  tensor_set_f64(&t8, 0, 300.0);
+  tensor_set_f64(&t8, 1, -1e300);
+  tensor_set_f64(&t8, 2, NAN);
+  CHECK(i8[0] == 127 && i8[1] == -128 && i8[2] == 0);
+  int64_t i64;
+  ladle_tensor t64 = {LADLE_INT64, 0, {0}, &i64};
+  tensor_set_f64(&t64, 0, 1e30);
+  CHECK(i64 > INT64_C(9000000000000000000));
+
   char buf[64];
   CHECK(!strcmp(shape_str(3, (int64_t[]){2, 3, -1}, buf, sizeof buf), "[2,3,-1]"));
   return check_done("test_tensor");
