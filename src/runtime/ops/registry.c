@@ -25,6 +25,10 @@ extern const op_def ops_quant[];
 extern const op_def ops_control[];
 extern const op_def ops_resize[];
 extern const op_def ops_einsum[];
+extern const op_def ops_vision[];
+extern const op_def ops_text[];
+extern const op_def ops_signal[];
+extern const op_def ops_misc[];
 
 static const op_def *const families[] = {
     ops_elementwise,
@@ -48,6 +52,10 @@ static const op_def *const families[] = {
     ops_control,
     ops_resize,
     ops_einsum,
+    ops_vision,
+    ops_text,
+    ops_signal,
+    ops_misc,
 };
 
 static const char *canon_domain(const char *d) {
