@@ -71,9 +71,11 @@ bool win_geom_init(win_geom *g, const node *n, bool ceil_mode, char *why, size_t
                  (long long)keff, (long long)(in + g->pb[d] + g->pe[d]), d + 2);
         return false;
       }
-      g->out[d] = (ceil_mode ? cdiv(span, s) : span / s) + 1;
+      /* ceil_mode applies to explicit pads; ONNX's VALID formula rounds down */
+      bool up = ceil_mode && !valid;
+      g->out[d] = (up ? cdiv(span, s) : span / s) + 1;
       /* the last window must start inside the input or its leading pad */
-      if (ceil_mode && (g->out[d] - 1) * s >= in + g->pb[d]) g->out[d]--;
+      if (up && (g->out[d] - 1) * s >= in + g->pb[d]) g->out[d]--;
     }
     if (g->out[d] < 1 && in > 0)
       return snprintf(why, why_len, "empty output on axis %d", d + 2), false;
