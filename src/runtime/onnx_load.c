@@ -209,15 +209,16 @@ static ladle_status tensor_from_proto(loader *L, const Onnx__TensorProto *tp, la
     st = map_external(L, tp, need, &t->data, mapped);
     goto out;
   }
-  t->data = malloc(need ? need : 1);
-  if (!t->data) {
-    st = LADLE_ERR_NOMEM;
-    goto out;
-  }
+  /* The bytes must be there before anything is allocated: dims alone may claim terabytes. */
   if (tp->has_raw_data) {
     if (tp->raw_data.len != need) {
       st = err_set(L->e, LADLE_ERR_PARSE, "tensor '%s': raw_data has %zu bytes, dims need %zu",
                    nm, tp->raw_data.len, need);
+      goto out;
+    }
+    t->data = malloc(need ? need : 1);
+    if (!t->data) {
+      st = LADLE_ERR_NOMEM;
       goto out;
     }
     if (need) memcpy(t->data, tp->raw_data.data, need);
@@ -234,6 +235,11 @@ static ladle_status tensor_from_proto(loader *L, const Onnx__TensorProto *tp, la
   if (have != (size_t)n) {
     st = err_set(L->e, LADLE_ERR_PARSE, "tensor '%s': %zu values for %lld elements", nm, have,
                  (long long)n);
+    goto out;
+  }
+  t->data = malloc(need ? need : 1);
+  if (!t->data) {
+    st = LADLE_ERR_NOMEM;
     goto out;
   }
   for (int64_t i = 0; i < n; i++) {

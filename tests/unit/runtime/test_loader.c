@@ -208,6 +208,24 @@ int main(void) {
   }
   free(buf);
 
+  /* an initializer whose dims claim ~4 TB with no data behind them: refused before allocating */
+  build(&f, NULL, "w");
+  onnx__tensor_proto__init(&f.init);
+  static int64_t huge_dims[2] = {1000000, 1000000};
+  f.init.name = "w";
+  f.init.has_data_type = 1;
+  f.init.data_type = 1;
+  f.init.n_dims = 2;
+  f.init.dims = huge_dims;
+  f.inits[0] = &f.init;
+  f.graph.n_initializer = 1;
+  f.graph.initializer = f.inits;
+  CHECK(load(&f, dir, err, sizeof err, &m) == LADLE_ERR_PARSE && strstr(err, "0 values"));
+  f.init.has_raw_data = 1;
+  f.init.raw_data.len = 8;
+  f.init.raw_data.data = (uint8_t *)"12345678";
+  CHECK(load(&f, dir, err, sizeof err, &m) == LADLE_ERR_PARSE && strstr(err, "raw_data has 8 bytes"));
+
   /* unsupported IR version */
   build(&f, NULL, "x");
   f.model.ir_version = 2;
