@@ -5,11 +5,8 @@
 
 int64_t ladle_tensor_numel(const ladle_tensor *t) {
   int64_t n = 1;
-  for (int i = 0; i < t->ndim; i++) {
-    if (t->dims[i] < 0) return -1;
-    if (t->dims[i] != 0 && n > (INT64_C(1) << 62) / t->dims[i]) return -1;
-    n *= t->dims[i];
-  }
+  for (int i = 0; i < t->ndim; i++)
+    if (t->dims[i] < 0 || __builtin_mul_overflow(n, t->dims[i], &n) || n > (INT64_C(1) << 62)) return -1;
   return n;
 }
 

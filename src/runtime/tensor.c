@@ -6,9 +6,8 @@
 int64_t shape_numel(int ndim, const int64_t *dims) {
   int64_t n = 1;
   for (int i = 0; i < ndim; i++) {
-    if (dims[i] < 0) return -1;
-    if (dims[i] != 0 && n > (INT64_C(1) << 62) / dims[i]) return -1;
-    n *= dims[i];
+    /* a multiply with an overflow flag, not a division per dim: this runs for every output */
+    if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n) || n > (INT64_C(1) << 62)) return -1;
   }
   return n;
 }
