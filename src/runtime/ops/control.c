@@ -87,7 +87,14 @@ static ladle_status emit_empty(op_ctx *c, int i, const graph *body, int bo, int 
     ndim = v->ndim + 1;
     if (axis < 0) axis += ndim;
     if (axis < 0 || axis >= ndim) axis = 0;
-    for (int d = 0, k = 0; d < ndim; d++) dims[d] = d == axis ? 0 : (v->dims[k] > 0 ? v->dims[k++] : (k++, 0));
+    for (int d = 0, k = 0; d < ndim; d++) {
+      if (d == axis) {
+        dims[d] = 0;
+        continue;
+      }
+      dims[d] = v->dims[k] > 0 ? v->dims[k] : 0; /* a symbolic dim: nothing to go by */
+      k++;
+    }
   }
   ladle_tensor *y = NULL;
   if (!has_out(c, i)) return LADLE_OK;
