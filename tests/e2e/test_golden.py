@@ -7,6 +7,7 @@ shape and dtype and a relative error max|out - ref| / max|ref| within the fixtur
 A model that fails because an op is missing fails here: that is a real gap, not a skip.
 """
 
+import json
 import os
 import re
 
@@ -345,3 +346,50 @@ def test_inconsistent_weights(ladle, tmp_path):
     onnx.save(model, str(path))
     proc = predict(ladle, path, {"x": mlp_input()}, tmp_path / "out")
     expect_failure(proc, r"gemm|shape|dim|mismatch|31", "Gemm with a 31-row weight for 30 features")
+
+
+# ---------------------------------------------------------------------------------------------
+# `ladle bench` and `ladle inspect`: the contract bench/run.py relies on
+# ---------------------------------------------------------------------------------------------
+BENCH_KEYS = ("model", "batch", "threads", "iterations", "median_ms", "p90_ms", "p99_ms", "mean_ms", "min_ms")
+
+
+def bench_json(proc):
+    assert proc.returncode == 0, f"ladle bench failed: {explain(proc)}"
+    lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
+    assert len(lines) == 1, f"ladle bench should print one JSON line, printed {proc.stdout!r}"
+    r = json.loads(lines[0])
+    for k in BENCH_KEYS:
+        assert k in r, f"ladle bench JSON lacks {k}: {r}"
+    assert 0 < r["min_ms"] <= r["median_ms"] <= r["p90_ms"] <= r["p99_ms"], r
+    return r
+
+
+def test_bench_json(ladle):
+    r = bench_json(ladle.run("bench", "--model", os.path.join(MLP, "model.onnx"), "--batch", 8, "--threads", 2,
+                             "--iterations", 5, "--warmup", 1))
+    assert (r["batch"], r["threads"], r["iterations"]) == (8, 2, 5), r
+
+
+def test_bench_symbolic_dims(ladle):
+    """The small text encoder's sequence axis is symbolic: refused without --shape, fine with it."""
+    model = os.path.join(os.path.dirname(MLP), "text_encoder_tiny_op17", "model.onnx")
+    proc = ladle.run("bench", "--model", model, "--iterations", 2, "--warmup", 0)
+    expect_failure(proc, r"--shape", "symbolic seq dim without --shape")
+    r = bench_json(ladle.run("bench", "--model", model, "--shape", "ids=4,16", "--iterations", 2, "--warmup", 0,
+                             "--int-max", 100))
+    assert r["iterations"] == 2
+
+
+def test_inspect_json(ladle):
+    meta = load_meta(REC)
+    proc = ladle.run("inspect", os.path.join(REC, "model.onnx"), "--json")
+    assert proc.returncode == 0, explain(proc)
+    info = json.loads(proc.stdout)
+    text = json.dumps(info)
+    for i in meta["inputs"]:
+        assert i["name"] in text, f"inspect --json does not list input {i['name']}: {text[:500]}"
+    for o in meta["outputs"]:
+        assert o["name"] in text, f"inspect --json does not list output {o['name']}: {text[:500]}"
+    proc = ladle.run("inspect", os.path.join(REC, "model.onnx"))
+    assert proc.returncode == 0 and "user_id" in proc.stdout, explain(proc)
