@@ -13,8 +13,8 @@ Each measurement is a fresh process:
   torch  `bench/torch_bench.py ...` (the same model built in PyTorch, torch.set_num_threads(T), no_grad)
 all reporting the median of K timed runs after W warm-up runs, on seeded random inputs of the
 fixture's shapes (floats uniform in [-1, 1), integer ids in [0, V) with V the smallest id range of
-the model's inputs). The three runtimes are run back to back for each configuration so that load
-from other processes hits them alike.
+the model's inputs). The three runtimes are run back to back for each configuration so that
+load from other processes hits them alike. LADLE_COMMIT=<hash> labels a binary built elsewhere.
 
 Models come from the golden fixtures: tests/fixtures/large/<name>_op17 (made by
 `tools/export_golden.py --large`; --generate makes missing ones) or tests/fixtures/<name>_op17.
@@ -72,11 +72,13 @@ def machine_info():
             "host": platform.node(), "nproc": os.cpu_count(), "cpu": cpu,
             "kernel": platform.release(), "loadavg_start": os.getloadavg()[0],
             "OPENBLAS_CORETYPE_in_env": os.environ.get("OPENBLAS_CORETYPE")}
-    try:
-        info["ladle_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                                              capture_output=True, text=True).stdout.strip()
-    except OSError:
-        pass
+    info["ladle_commit"] = os.environ.get("LADLE_COMMIT", "")
+    if not info["ladle_commit"]:
+        try:
+            info["ladle_commit"] = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                                                  capture_output=True, text=True).stdout.strip()
+        except OSError:
+            pass
     return info
 
 
@@ -159,6 +161,7 @@ def main():
         coretypes = [a.coretype]
 
     info = machine_info()
+    info["ladle_bin"] = a.ladle
     info["command"] = " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
     print(f"# {info['date']}  {info['cpu']}  nproc {info['nproc']}  load {info['loadavg_start']:.2f}  "
           f"OPENBLAS_CORETYPE in env: {info['OPENBLAS_CORETYPE_in_env'] or 'unset'}", flush=True)
