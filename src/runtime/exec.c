@@ -1,9 +1,11 @@
 /* exec.c — sessions: binding inputs, running nodes in order, planning buffers.
  *
  * Memory plan: every intermediate value gets a buffer from the session's pool when its producer
- * runs and returns it after its last reader. The pool hands out the smallest free buffer that
- * fits and grows the largest free one otherwise, so a run with the shapes of the previous run
- * makes exactly the same choices and allocates nothing: steady state is malloc-free. */
+ * runs and returns it after its last reader, so buffers are shared between values whose lifetimes
+ * do not overlap. The pool hands out the smallest free buffer that fits and grows the largest
+ * free one otherwise. Each value remembers the buffer it had (plan[]); a run with the shapes of
+ * the previous run takes exactly those buffers again, so from the second run with a shape on,
+ * a run allocates nothing (tests/unit/runtime/test_steady_state.c counts). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ struct ladle_session {
   frame *parent_frame; /* subgraph sessions: where outer-scope names resolve */
   ladle_tensor *vals;  /* one per value of g */
   int *buf_of;         /* value -> buffer index, -1 for none */
+  int *plan;           /* value -> the buffer it had in the previous run, -1 for none */
   buf *bufs;
   int n_bufs, cap_bufs;
   void *scratch[4];
@@ -165,9 +168,18 @@ ladle_status op_out(op_ctx *c, int i, int dtype, int ndim, const int64_t *dims, 
                    shape_str(ndim, dims, sh, sizeof sh), (unsigned long long)s->max_tensor_bytes);
   int v = c->n->out[i];
   release_value(s, v); /* an op may shape the same output twice */
-  int b = pool_take(s, (size_t)n * esz);
+  /* A run repeats the previous run's sequence of takes and releases when the shapes are the
+   * same, so the buffer this value had last time is free now and big enough: reuse it, and the
+   * second run with a shape allocates nothing. Otherwise fall back to the pool's choice. */
+  size_t need = (size_t)n * esz;
+  int b = s->plan[v];
+  if (b >= 0 && b < s->n_bufs && !s->bufs[b].busy && s->bufs[b].cap >= need)
+    s->bufs[b].busy = true;
+  else
+    b = pool_take(s, need);
   if (b < 0) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for output %d", i);
   s->buf_of[v] = b;
+  s->plan[v] = b;
   ladle_tensor *t = &s->vals[v];
   t->dtype = dtype;
   t->ndim = ndim;
@@ -226,9 +238,11 @@ static struct ladle_session *session_create(const struct ladle_model *m, const g
   s->max_tensor_bytes = DEFAULT_MAX_TENSOR_BYTES;
   s->vals = calloc((size_t)g->n_values + 1, sizeof *s->vals);
   s->buf_of = malloc(sizeof(int) * ((size_t)g->n_values + 1));
-  if (!s->vals || !s->buf_of) goto fail;
+  s->plan = malloc(sizeof(int) * ((size_t)g->n_values + 1));
+  if (!s->vals || !s->buf_of || !s->plan) goto fail;
   for (int v = 0; v < g->n_values; v++) {
     s->buf_of[v] = -1;
+    s->plan[v] = -1;
     if (g->values[v].kind == VAL_CONST && g->values[v].konst) s->vals[v] = *g->values[v].konst;
   }
   if (pool) {
@@ -257,6 +271,7 @@ void ladle_session_free(ladle_session *s) {
   for (int i = 0; i < 4; i++) free(s->scratch[i]);
   free(s->vals);
   free(s->buf_of);
+  free(s->plan);
   if (s->own_pool) tpool_free(s->pool);
   free(s);
 }
