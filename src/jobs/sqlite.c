@@ -78,10 +78,6 @@ static int64_t sq_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
     for (int f = 0; f < s0->n_features; f++) {
       int col = s0->feature_cols[f];
       double *cell = &c->x[r * c->n_cols + f];
-      /* Numbers are the common case: read the value and ask for the type only when it reads
-       * as 0.0, which is also what NULL, text and blobs read as. */
-      *cell = sqlite3_column_double(s->st, col);
-      if (*cell != 0.0) continue;
       switch (sqlite3_column_type(s->st, col)) {
         case SQLITE_INTEGER:
         case SQLITE_FLOAT:
