@@ -67,28 +67,32 @@ def test_sqlite_predictions_equal_predict_and_bad_rows_are_kept_apart(tmp):
     X = features(2500)
     db = os.path.join(tmp, "f.db")
     make_sqlite(db, X, bad=[(6, "UPDATE feats SET f3 = NULL WHERE id = ?"),
-                            (9, "UPDATE feats SET f4 = 'abc' WHERE id = ?")])
+                            (9, "UPDATE feats SET f4 = 'abc' WHERE id = ?"),
+                            (12, "UPDATE feats SET f5 = '12abc' WHERE id = ?"),
+                            (15, "UPDATE feats SET f6 = ' 2.5 ' WHERE id = ?")])
     p = run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
              "SELECT * FROM feats", "--key", "id", "--sink", f"sqlite:///{db}", "--table", "preds",
              "--chunk-size", "700", "--workers", "2"])
     s = summary(p)
     assert s["status"] == "ok" and s["rows_read"] == 2500
-    assert s["predicted"] == 2498 and s["errors"] == 2
-    ref = reference(X, tmp)
+    assert s["predicted"] == 2497 and s["errors"] == 3  # ' 2.5 ' is a number, '12abc' is not
     con = sqlite3.connect(db)
     rows = con.execute("SELECT id, * FROM preds ORDER BY id").fetchall()
     names = [d[0] for d in con.execute("SELECT * FROM preds").description]
     assert names[0] == "id" and names[-3:] == ["model", "model_version", "predicted_at"]
-    assert len(rows) == 2498
+    assert len(rows) == 2497
+    X[14, 6] = 2.5
+    ref = reference(X, tmp)
     for row in rows:
         key, vec = row[0], np.array(json.loads(row[2]), dtype=np.float32)
         np.testing.assert_allclose(vec, ref[key - 1], rtol=1e-6, atol=1e-7)
     errs = dict(con.execute("SELECT key, reason FROM preds_errors").fetchall())
-    assert errs.keys() == {"6", "9"}
+    assert errs.keys() == {"6", "9", "12"}
+    assert "12abc" in errs["12"]
     assert "f3" in errs["6"] and "NULL" in errs["6"]
     assert "f4" in errs["9"] and "abc" in errs["9"]
     runs = con.execute("SELECT status, rows, errors, model, model_version FROM ladle_batch_runs").fetchall()
-    assert runs == [("ok", 2498, 2, "model", "1")]
+    assert runs == [("ok", 2497, 3, "model", "1")]
 
 
 def test_kill9_then_rerun_gives_every_key_once_and_only_missing_changes_nothing(tmp):
