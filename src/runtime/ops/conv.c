@@ -414,6 +414,160 @@ static void dw_task(void *arg, int64_t nm) {
     }
 }
 
+/* Depthwise 2-D (1-D as H = 1) straight from the unpadded input, strides 1 and 2: one output
+ * row at a time, 16 outputs per vector, every tap a (masked) load — no padded copy, whose cost
+ * would match the arithmetic here. In the chunks at the row's ends each tap's load is masked to
+ * the lanes that fall inside the input. */
+typedef struct dwd_job {
+  const conv_dims *cd;
+  int64_t H, W, OH, OW, kh, kw, sh, sw, dh, dw, ph, pw;
+  int64_t lo, hi; /* output columns whose taps are all inside the row */
+  const float *x, *w, *bias;
+  float *y;
+  const node *act;
+} dwd_job;
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")
+#include <immintrin.h>
+
+#define DW_MAX_TAPS 64
+
+static void dwd_task(void *arg, int64_t nm) {
+  const dwd_job *j = arg;
+  const conv_dims *cd = j->cd;
+  int64_t n = nm / cd->M, m = nm % cd->M, ci = m / cd->Mg;
+  const float *xc = j->x + (n * cd->C + ci) * j->H * j->W;
+  const float *w = j->w + m * j->kh * j->kw;
+  float b = j->bias ? j->bias[m] : 0.0f;
+  float *y = j->y + nm * j->OH * j->OW;
+  int64_t kw = j->kw, sw = j->sw, dw = j->dw;
+  act_kind ak = j->act ? j->act->act : ACT_NONE;
+  __m512 lo = _mm512_set1_ps(j->act ? j->act->act_alpha : 0);
+  __m512 hi = _mm512_set1_ps(j->act ? j->act->act_beta : 0);
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  __m512 wv[DW_MAX_TAPS];
+  for (int64_t t = 0; t < j->kh * kw; t++) wv[t] = _mm512_set1_ps(w[t]);
+  int64_t roff[DW_MAX_TAPS]; /* per valid kernel row: offset of input column -pw */
+  const __m512 *rw[DW_MAX_TAPS];
+  for (int64_t oh = 0; oh < j->OH; oh++, y += j->OW) {
+    int na = 0;
+    for (int64_t a = 0; a < j->kh; a++) {
+      int64_t ih = oh * j->sh - j->ph + a * j->dh;
+      if (ih < 0 || ih >= j->H) continue;
+      roff[na] = ih * j->W;
+      rw[na++] = wv + a * kw;
+    }
+    for (int64_t o0 = 0; o0 < j->OW; o0 += 16) {
+      int64_t cnt = j->OW - o0 < 16 ? j->OW - o0 : 16;
+      __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+      __m512 acc = _mm512_set1_ps(b);
+      int64_t span = sw == 1 ? cnt : 2 * cnt - 1; /* input elements the chunk reads per tap */
+      if (o0 >= j->lo && o0 + cnt <= j->hi) { /* every tap inside the row */
+        __mmask16 m0 = (__mmask16)(span >= 16 ? 0xFFFFu : (1u << span) - 1u);
+        __mmask16 m1 = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1u : 0u);
+        for (int i = 0; i < na; i++) {
+          const float *src = xc + (roff[i] + o0 * sw - j->pw);
+          if (sw == 1 && kw == 3) {
+            acc = _mm512_fmadd_ps(rw[i][0], _mm512_maskz_loadu_ps(mk, src), acc);
+            acc = _mm512_fmadd_ps(rw[i][1], _mm512_maskz_loadu_ps(mk, src + dw), acc);
+            acc = _mm512_fmadd_ps(rw[i][2], _mm512_maskz_loadu_ps(mk, src + 2 * dw), acc);
+          } else if (sw == 1) {
+            for (int64_t c = 0; c < kw; c++)
+              acc = _mm512_fmadd_ps(rw[i][c], _mm512_maskz_loadu_ps(mk, src + c * dw), acc);
+          } else {
+            for (int64_t c = 0; c < kw; c++) {
+              const float *sc = src + c * dw;
+              __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, sc), even,
+                                                _mm512_maskz_loadu_ps(m1, sc + 16));
+              acc = _mm512_fmadd_ps(rw[i][c], v, acc);
+            }
+          }
+        }
+      } else { /* edge chunk: lanes whose tap falls in the padding read nothing */
+        for (int64_t c = 0; c < kw; c++) {
+          int64_t base = o0 * sw - j->pw + c * dw; /* input column of element 0 */
+          int64_t e0 = base < 0 ? -base : 0, e1 = j->W - base < span ? j->W - base : span;
+          __mmask16 m0 = 0, m1 = 0;
+          for (int64_t e = e0; e < e1; e++) {
+            if (e < 16) m0 |= (__mmask16)(1u << e);
+            else m1 |= (__mmask16)(1u << (e - 16));
+          }
+          if (!m0 && !m1) continue;
+          for (int i = 0; i < na; i++) {
+            /* the address of element 0 may lie before the row: form it as an integer */
+            const float *sc = (const float *)((uintptr_t)(xc + roff[i]) + (uintptr_t)base * sizeof(float));
+            __m512 v = sw == 1 ? _mm512_maskz_loadu_ps(m0, sc)
+                               : _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, sc), even,
+                                                        _mm512_maskz_loadu_ps(m1, (const float *)((uintptr_t)sc + 64)));
+            acc = _mm512_fmadd_ps(rw[i][c], v, acc);
+          }
+        }
+      }
+      switch (ak) {
+        case ACT_RELU: acc = _mm512_max_ps(acc, _mm512_setzero_ps()); break;
+        case ACT_CLIP: acc = _mm512_min_ps(_mm512_max_ps(acc, lo), hi); break;
+        case ACT_LEAKY_RELU:
+          acc = _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
+          break;
+        case ACT_SIGMOID: {
+          float tmp[16];
+          _mm512_storeu_ps(tmp, acc);
+          for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
+          acc = _mm512_loadu_ps(tmp);
+          break;
+        }
+        default: break;
+      }
+      _mm512_mask_storeu_ps(y + o0, mk, acc);
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+/* Runs a depthwise conv directly when its shape allows it; false when it does not. */
+static bool depthwise_direct(op_ctx *c, const conv_dims *cd, const float *x, const float *w,
+                             const float *b, float *y, const node *act) {
+  const win_geom *g = &cd->g;
+  if (!gemm_have_avx512() || g->nsp > 2 || cd->Cg != 1) return false;
+  if (shape_numel(g->nsp, g->k) > DW_MAX_TAPS) return false;
+  dwd_job j;
+  memset(&j, 0, sizeof j);
+  int o = g->nsp == 2 ? 1 : 0; /* index of the W axis */
+  j.cd = cd;
+  j.H = g->nsp == 2 ? g->in[0] : 1;
+  j.OH = g->nsp == 2 ? g->out[0] : 1;
+  j.kh = g->nsp == 2 ? g->k[0] : 1;
+  j.sh = g->nsp == 2 ? g->s[0] : 1;
+  j.dh = g->nsp == 2 ? g->d[0] : 1;
+  j.ph = g->nsp == 2 ? g->pb[0] : 0;
+  j.W = g->in[o];
+  j.OW = g->out[o];
+  j.kw = g->k[o];
+  j.sw = g->s[o];
+  j.dw = g->d[o];
+  j.pw = g->pb[o];
+  if (j.sw > 2) return false;
+  /* interior columns: 0 <= ow*sw - pw and ow*sw - pw + (kw-1)*dw <= W-1 */
+  j.lo = cdiv(j.pw, j.sw);
+  int64_t last = j.W - 1 + j.pw - (j.kw - 1) * j.dw;
+  j.hi = last < 0 ? 0 : last / j.sw + 1;
+  if (j.hi > j.OW) j.hi = j.OW;
+  if (j.lo > j.OW) j.lo = j.OW;
+  j.x = x;
+  j.w = w;
+  j.bias = b;
+  j.y = y;
+  j.act = act;
+  int64_t planes = cd->N * cd->M;
+  if (op_threads(c) > 1 && planes * j.OH * j.OW * j.kh * j.kw >= 65536)
+    tpool_run(op_pool(c), planes, dwd_task, &j);
+  else
+    for (int64_t i = 0; i < planes; i++) dwd_task(&j, i);
+  return true;
+}
+
 static ladle_status conv_read_dims(op_ctx *c, const ladle_tensor *x, const ladle_tensor *w,
                                    const ladle_tensor *b, conv_dims *cd) {
   const node *n = op_node(c);
@@ -480,6 +634,10 @@ static ladle_status run_conv(op_ctx *c) {
   for (int d = 0; d < cd.g.nsp; d++) dims[d + 2] = cd.g.out[d];
   if ((s = op_out(c, 0, x->dtype, x->ndim, dims, &y))) return s;
   if (shape_numel(x->ndim, dims) == 0) return LADLE_OK;
+  if (x->dtype == LADLE_FLOAT && cd.Cg == 1 &&
+      depthwise_direct(c, &cd, x->data, w->data, b ? b->data : NULL, y->data,
+                       n->act != ACT_NONE ? n : NULL))
+    return LADLE_OK;
   conv_plan p;
   if (x->dtype != LADLE_FLOAT || cd.g.nsp > 3 || shape_numel(x->ndim, x->dims) == 0 ||
       !plan_init(&p, &cd)) {

@@ -130,6 +130,34 @@ static void ukern_c(int mr, int nv, int64_t kc, const float *a, const float *b,
   for (int r = 0; r < mr; r++) memcpy(t + r * GEMM_NR, acc[r], sizeof acc[r]);
 }
 
+/* A run of lanes of one 16-lane vector of a tile that lands in one output row: lanes
+ * [l, l+n) of vector v go to C offset off (plus the row's offset). */
+typedef struct tile_seg {
+  int v, l, n;
+  int64_t off;
+} tile_seg;
+
+/* Splits padded columns [j0, j0+ncv) at vector and padded-row boundaries, dropping gap
+ * columns. One division per tile. */
+static int tile_segs(const gemm_shape *s, int64_t j0, int64_t ncv, tile_seg *segs) {
+  int ns = 0;
+  int64_t oh = j0 / s->ws, ow = j0 % s->ws;
+  for (int64_t jj = 0; jj < ncv;) {
+    int64_t l = jj % 16, piece = 16 - l;
+    if (piece > s->ws - ow) piece = s->ws - ow;
+    if (piece > ncv - jj) piece = ncv - jj;
+    int64_t valid = ow < s->ow ? (s->ow - ow < piece ? s->ow - ow : piece) : 0;
+    if (valid > 0) segs[ns++] = (tile_seg){(int)(jj / 16), (int)l, (int)valid, oh * s->ow + ow};
+    jj += piece;
+    ow += piece;
+    if (ow == s->ws) {
+      ow = 0;
+      oh++;
+    }
+  }
+  return ns;
+}
+
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi,bmi2")
 
@@ -205,37 +233,10 @@ static inline __m512 act_v(const act_spec *a, __m512 x) {
   }
 }
 
-/* A run of lanes of one 16-lane vector of a tile that lands in one output row: lanes
- * [l, l+n) of vector v go to C offset off (plus the row's offset). */
-typedef struct tile_seg {
-  int v, l, n;
-  int64_t off;
-} tile_seg;
-
-/* Splits padded columns [j0, j0+ncv) at vector and padded-row boundaries, dropping gap
- * columns. One division per tile. */
-static int tile_segs(const gemm_shape *s, int64_t j0, int64_t ncv, tile_seg *segs) {
-  int ns = 0;
-  int64_t oh = j0 / s->ws, ow = j0 % s->ws;
-  for (int64_t jj = 0; jj < ncv;) {
-    int64_t l = jj % 16, piece = 16 - l;
-    if (piece > s->ws - ow) piece = s->ws - ow;
-    if (piece > ncv - jj) piece = ncv - jj;
-    int64_t valid = ow < s->ow ? (s->ow - ow < piece ? s->ow - ow : piece) : 0;
-    if (valid > 0) segs[ns++] = (tile_seg){(int)(jj / 16), (int)l, (int)valid, oh * s->ow + ow};
-    jj += piece;
-    ow += piece;
-    if (ow == s->ws) {
-      ow = 0;
-      oh++;
-    }
-  }
-  return ns;
-}
-
 /* Stores rows [0, mr) of tile t (padded columns j0.., ncv of them valid) into C. */
 static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,
-                          const gemm_shape *s, const gemm_prod *p, const act_spec *act) {
+                          const gemm_shape *s, const gemm_prod *p, const act_spec *act,
+                          const tile_seg *segs, int ns) {
   __m512 alpha = _mm512_set1_ps(s->alpha);
   if (s->ws == s->ow) {
     for (int r = 0; r < mr; r++) {
@@ -255,8 +256,6 @@ static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int6
     }
     return;
   }
-  tile_seg segs[GEMM_NR];
-  int ns = tile_segs(s, j0, ncv, segs);
   for (int r = 0; r < mr; r++) {
     int64_t row = row0 + r;
     __m512 brow = _mm512_set1_ps(p->bias_row ? p->bias_row[row] : 0.0f);
@@ -281,24 +280,50 @@ static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int6
 #pragma GCC pop_options
 
 static void finish_c(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,
-                     const gemm_shape *s, const gemm_prod *p, const act_spec *act) {
+                     const gemm_shape *s, const gemm_prod *p, const act_spec *act,
+                     const tile_seg *segs, int ns) {
   for (int r = 0; r < mr; r++) {
     int64_t row = row0 + r;
     float *crow = p->c + row * s->ldc;
     float brow = p->bias_row ? p->bias_row[row] : 0.0f;
-    for (int64_t jj = 0; jj < ncv; jj++) {
-      int64_t j = j0 + jj, oh = j / s->ws, ow = j % s->ws;
-      if (ow >= s->ow) continue;
-      float *dst = crow + oh * s->ow + ow;
-      float x = s->alpha * t[r * GEMM_NR + jj] + brow;
-      if (s->accumulate) x += *dst;
-      if (p->bias_col) x += p->bias_col[j];
-      *dst = act_scalar(act, x);
+    if (s->ws == s->ow) {
+      for (int64_t jj = 0; jj < ncv; jj++) {
+        float x = s->alpha * t[r * GEMM_NR + jj] + brow;
+        if (s->accumulate) x += crow[j0 + jj];
+        if (p->bias_col) x += p->bias_col[j0 + jj];
+        crow[j0 + jj] = act_scalar(act, x);
+      }
+      continue;
+    }
+    for (int i = 0; i < ns; i++)
+      for (int l = 0; l < segs[i].n; l++) {
+        float *dst = crow + segs[i].off + l;
+        float x = s->alpha * t[r * GEMM_NR + segs[i].v * 16 + segs[i].l + l] + brow;
+        if (s->accumulate) x += *dst;
+        *dst = act_scalar(act, x);
+      }
+  }
+}
+
+/* Asks for the lines tile rows [row0, row0+mr) will be stored to, so that the stores' reads
+ * for ownership overlap the kernel's arithmetic instead of stalling the epilogue. */
+static void prefetch_c(const gemm_shape *s, const gemm_prod *p, int mr, int64_t row0, int64_t j0,
+                       int64_t ncv, const tile_seg *segs, int ns) {
+  for (int r = 0; r < mr; r++) {
+    const float *crow = p->c + (row0 + r) * s->ldc;
+    if (s->ws == s->ow) {
+      for (int64_t jj = 0; jj < ncv; jj += 16) __builtin_prefetch(crow + j0 + jj, 1, 3);
+      __builtin_prefetch(crow + j0 + ncv - 1, 1, 3);
+    } else {
+      for (int i = 0; i < ns; i++) {
+        __builtin_prefetch(crow + segs[i].off, 1, 3);
+        __builtin_prefetch(crow + segs[i].off + segs[i].n - 1, 1, 3);
+      }
     }
   }
 }
 
-static bool cpu_avx512(void) {
+bool gemm_have_avx512(void) {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
 }
@@ -367,19 +392,24 @@ static void run_task(void *arg, int64_t task) {
       } else {
         b = p.b.base + j0 + k0 * p.b.stride;
       }
+      tile_seg segs[GEMM_NR];
+      int ns = 0;
+      bool last = kb == nkb - 1;
+      if (last && s->ws != s->ow) ns = tile_segs(s, j0, ncv, segs);
       for (int64_t ip = i0; ip < i1; ip++) {
         int mr = (int)(s->m - ip * GEMM_MR < GEMM_MR ? s->m - ip * GEMM_MR : GEMM_MR);
         const float *a = p.a + ip * GEMM_MR * k + k0 * GEMM_MR;
         float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
+        if (last) prefetch_c(s, &p, mr, ip * GEMM_MR, j0, ncv, segs, ns);
         if (j->avx512)
           ukern_tab[mr - 1][nv - 1](kc, a, b, offs, stride, nlast, t, kb > 0);
         else
           ukern_c(mr, nv, kc, a, b, offs, stride, nlast, t, kb > 0);
-        if (kb == nkb - 1) {
+        if (last) {
           if (j->avx512)
-            finish_avx512(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act);
+            finish_avx512(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act, segs, ns);
           else
-            finish_c(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act);
+            finish_c(t, mr, ip * GEMM_MR, j0, ncv, s, &p, &j->act, segs, ns);
         }
       }
     }
@@ -397,7 +427,7 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
   j.s = s;
   j.get = get;
   j.ud = ud;
-  j.avx512 = cpu_avx512();
+  j.avx512 = gemm_have_avx512();
   j.act = act_of(s->act_node);
   j.mp = cdiv(s->m, GEMM_MR);
   j.nq = cdiv(s->cols, GEMM_NR);

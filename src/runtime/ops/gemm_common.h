@@ -74,6 +74,9 @@ typedef struct gemm_shape {
 ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, gemm_prod_fn get,
                       void *ud);
 
+/* Whether this CPU runs the AVX-512 kernels (else the plain C ones run). */
+bool gemm_have_avx512(void);
+
 /* Plain reference: C = act(alpha*A·B + (accumulate ? C : 0) + bias_row + bias_col), with
  * A(i,p) = a[i*ars + p*acs] and B(p,j) = b[p*brs + j*bcs]. For the tests and odd dtypes. */
 void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs, int64_t bcs,
