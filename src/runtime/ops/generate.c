@@ -22,6 +22,7 @@ static ladle_status run_constant_of_shape(op_ctx *c) {
   if ((st = shape_read_ints(c, s, "shape", LADLE_MAX_DIMS, dims, &n))) return st;
   for (int i = 0; i < n; i++)
     if (dims[i] < 0) return op_fail(c, LADLE_ERR_SHAPE, "negative dimension %lld", (long long)dims[i]);
+  if (shape_numel(n, dims) < 0) return op_fail(c, LADLE_ERR_LIMIT, "shape is too large");
   const attr *a = node_attr(op_node(c), "value");
   uint64_t zero = 0;
   const void *val = &zero;
@@ -90,6 +91,8 @@ static ladle_status run_range(op_ctx *c) {
   int64_t s = tensor_get_i64(ts, 0), l = tensor_get_i64(tl, 0), d = tensor_get_i64(td, 0);
   if (d == 0) return op_fail(c, LADLE_ERR_INVALID, "delta must not be 0");
   n = int_range_count(s, l, d);
+  if (n > (INT64_C(1) << 40))
+    return op_fail(c, LADLE_ERR_LIMIT, "range of %lld elements exceeds the tensor limit", (long long)n);
   if ((st = op_out(c, 0, dt, 1, &n, &y))) return st;
   /* every value lies between start and limit, so it fits the type; step unsigned to stay defined */
   uint64_t v = (uint64_t)s;

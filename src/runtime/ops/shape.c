@@ -657,6 +657,7 @@ static ladle_status run_tile(op_ctx *c) {
     vd[2 * i + 1] = x->dims[i];
     vs[2 * i + 1] = xst[i];
   }
+  if (shape_numel(n, dims) < 0) return op_fail(c, LADLE_ERR_LIMIT, "tiled output is too large");
   return emit_view(c, 0, x, 2 * n, vd, vs, n, dims);
 }
 
