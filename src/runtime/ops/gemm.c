@@ -112,7 +112,7 @@ void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t 
  * in t (adding to t when load_t). B row p is at b + offs[p] (offs) or b + p*stride; the last
  * 16-lane vector reads only `nlast` lanes. */
 typedef void (*ukern_fn)(int64_t kc, const float *a, const float *b, const int64_t *offs,
-                         int64_t stride, int nlast, float *t, bool load_t);
+                         int64_t stride, int nlast, float *t, bool load_t, bool pf);
 
 static void ukern_c(int mr, int nv, int64_t kc, const float *a, const float *b,
                     const int64_t *offs, int64_t stride, int nlast, float *t, bool load_t) {
@@ -165,7 +165,7 @@ static inline __attribute__((always_inline)) void ukern_body(const int MR, const
                                                              int64_t kc, const float *a,
                                                              const float *b, const int64_t *offs,
                                                              int64_t stride, int nlast, float *t,
-                                                             bool load_t) {
+                                                             bool load_t, bool pf) {
   __m512 acc[GEMM_MR][3];
   __mmask16 ml = (__mmask16)((1u << nlast) - 1u);
 #pragma GCC unroll 8
@@ -186,7 +186,15 @@ static inline __attribute__((always_inline)) void ukern_body(const int MR, const
     }                                                                                \
     a += GEMM_MR;                                                                    \
   } while (0)
-  if (offs) {
+  if (offs && pf) { /* also fetch the next tile's rows (the 48 floats after these) into L1 */
+    for (int64_t p = 0; p < kc; p++) {
+      const float *bp = b + offs[p];
+      _mm_prefetch((const char *)(bp + 64), _MM_HINT_T0);
+      _mm_prefetch((const char *)(bp + 80), _MM_HINT_T0);
+      _mm_prefetch((const char *)(bp + 95), _MM_HINT_T0);
+      UK_STEP(bp);
+    }
+  } else if (offs) {
     for (int64_t p = 0; p < kc; p++) UK_STEP(b + offs[p]);
   } else {
     for (int64_t p = 0; p < kc; p++) UK_STEP(b + p * stride);
@@ -201,8 +209,8 @@ static inline __attribute__((always_inline)) void ukern_body(const int MR, const
 #define UK_DEF(MR_, NV_)                                                                     \
   static void ukern_##MR_##_##NV_(int64_t kc, const float *a, const float *b,               \
                                   const int64_t *offs, int64_t stride, int nlast, float *t, \
-                                  bool load_t) {                                             \
-    ukern_body(MR_, NV_, kc, a, b, offs, stride, nlast, t, load_t);                          \
+                                  bool load_t, bool pf) {                                    \
+    ukern_body(MR_, NV_, kc, a, b, offs, stride, nlast, t, load_t, pf);                      \
   }
 #define UK_ROW(MR_) UK_DEF(MR_, 1) UK_DEF(MR_, 2) UK_DEF(MR_, 3)
 UK_ROW(1) UK_ROW(2) UK_ROW(3) UK_ROW(4) UK_ROW(5) UK_ROW(6) UK_ROW(7) UK_ROW(8)
@@ -402,7 +410,8 @@ static void run_task(void *arg, int64_t task) {
         float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
         if (last) prefetch_c(s, &p, mr, ip * GEMM_MR, j0, ncv, segs, ns);
         if (j->avx512)
-          ukern_tab[mr - 1][nv - 1](kc, a, b, offs, stride, nlast, t, kb > 0);
+          ukern_tab[mr - 1][nv - 1](kc, a, b, offs, stride, nlast, t, kb > 0,
+                                    ip == i0 && q + 1 < q1);
         else
           ukern_c(mr, nv, kc, a, b, offs, stride, nlast, t, kb > 0);
         if (last) {
