@@ -511,8 +511,8 @@ ladle_status v2_decode(const char *body, size_t len, int64_t header_len, const m
                    bin_len, bin_used);
   rq->rows = sig->max_batch_size > 0 ? rows : 1;
 
-  /* outputs */
-  if (outputs) {
+  /* outputs (an empty list, like none, asks for all of them) */
+  if (outputs && !(outputs->type == JSON_ARRAY && outputs->len == 0)) {
     if (outputs->type != JSON_ARRAY)
       return err_set(e, LADLE_ERR_INVALID, "'outputs' must be an array, got %s", json_type_name(outputs->type));
     for (const json *o = outputs->child; o; o = o->next) {

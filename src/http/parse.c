@@ -92,7 +92,7 @@ head_result http_parse_head(const char *p, size_t n, size_t max_head, size_t *sc
   if (!sp2 || sp2 == tgt) return bad(code, 400, e, "malformed request line");
   const char *ver = sp2 + 1;
   if (le - ver != 8 || memcmp(ver, "HTTP/1.", 7) != 0 || (ver[7] != '0' && ver[7] != '1'))
-    return bad(code, 505, e, "only HTTP/1.0 and HTTP/1.1 are supported");
+    return bad(code, 400, e, "malformed request line: only HTTP/1.0 and HTTP/1.1 are supported");
   for (const char *c = tgt; c < sp2; c++)
     if ((unsigned char)*c <= 0x20 || *c == 0x7f) return bad(code, 400, e, "malformed request target");
   h->minor = ver[7] - '0';

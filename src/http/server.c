@@ -260,8 +260,9 @@ static bool flush(conn *c) {
   }
 }
 
-/* The response is out: close, linger, or get ready for the next request. */
-static void after_write(conn *c) {
+/* The response is out: close, linger, or get ready for the next request. Returns false when
+ * the connection is gone (c must not be touched). */
+static bool after_write(conn *c) {
   if (c->write_armed) {
     event_del(c->wev);
     c->write_armed = false;
@@ -274,10 +275,10 @@ static void after_write(conn *c) {
       c->linger_bytes = 0;
       dbuf_reset(&c->in);
       set_reading(c, true, LINGER_SECS);
-    } else {
-      conn_close(c);
+      return true;
     }
-    return;
+    conn_close(c);
+    return false;
   }
   dbuf_consume(&c->in, c->req_bytes);
   c->req_bytes = 0;
@@ -294,6 +295,7 @@ static void after_write(conn *c) {
   if (c->in.cap > KEEP_IN_BUF) dbuf_trim(&c->in, KEEP_IN_BUF);
   c->state = CS_HEAD;
   if (!c->reading) set_reading(c, true, c->io->srv->o.read_timeout_secs);
+  return true;
 }
 
 /* The head's pointers were taken when the head arrived; the buffer may have moved since. */
@@ -378,7 +380,6 @@ static bool parse_input(conn *c) {
 
 static void conn_drive(conn *c) {
   for (;;) {
-    if (c->fd < 0) return;
     switch (c->state) {
       case CS_HEAD:
       case CS_BODY:
@@ -390,8 +391,7 @@ static void conn_drive(conn *c) {
         http_reply_error(c, 500, "internal error: no response was produced");
         break;
       case CS_WRITE:
-        if (!flush(c)) return;
-        after_write(c);
+        if (!flush(c) || !after_write(c)) return;
         break;
       case CS_LINGER: return;
     }
