@@ -5,6 +5,8 @@
 #include "runtime/model.h"
 #include "runtime/op.h"
 
+#define MAX_OUTER_REFS 4096
+
 const attr *node_attr(const node *n, const char *name) {
   for (int i = 0; i < n->n_attr; i++)
     if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
@@ -42,13 +44,46 @@ int64_t node_attr_floats(const node *n, const char *name, const float **v) {
   return a->n;
 }
 
+/* Adds to ids[] (deduplicated, up to cap) the values of g that node n's subgraphs read by name,
+ * at any depth: a Loop body's If branch may read a value of the main graph. Returns the count. */
+static int collect_outer(const graph *g, const graph *sub, int *ids, int n, int cap) {
+  for (int v = 0; v < sub->n_values; v++) {
+    if (sub->values[v].kind != VAL_OUTER) continue;
+    int id = graph_find_value(g, sub->values[v].name);
+    if (id < 0) continue;
+    bool seen = false;
+    for (int k = 0; k < n && !seen; k++) seen = ids[k] == id;
+    if (!seen && n < cap) ids[n++] = id;
+  }
+  for (int i = 0; i < sub->n_nodes; i++) {
+    const node *sn = &sub->nodes[i];
+    for (int a = 0; a < sn->n_attr; a++) {
+      if (sn->attrs[a].g) n = collect_outer(g, sn->attrs[a].g, ids, n, cap);
+      for (int64_t k = 0; sn->attrs[a].graphs && k < sn->attrs[a].n; k++)
+        n = collect_outer(g, sn->attrs[a].graphs[k], ids, n, cap);
+    }
+  }
+  return n;
+}
+
+static int node_outer_refs(const graph *g, const node *n, int *ids, int cap) {
+  int count = 0;
+  for (int a = 0; a < n->n_attr; a++) {
+    if (n->attrs[a].g) count = collect_outer(g, n->attrs[a].g, ids, count, cap);
+    for (int64_t k = 0; n->attrs[a].graphs && k < n->attrs[a].n; k++)
+      count = collect_outer(g, n->attrs[a].graphs[k], ids, count, cap);
+  }
+  return count;
+}
+
 /* Kahn's algorithm over value producers. Also fills value.producer and value.last_use. */
 ladle_status graph_sort(graph *g, errbuf *e) {
   ladle_status st = LADLE_OK;
   int *order = calloc((size_t)g->n_nodes + 1, sizeof(int));
+  int *refs = malloc(sizeof(int) * MAX_OUTER_REFS);
   int *ready = calloc((size_t)g->n_values + 1, sizeof(int));
   node *sorted = NULL;
-  if (!order || !ready) {
+  if (!order || !ready || !refs) {
     st = LADLE_ERR_NOMEM;
     goto out;
   }
@@ -91,6 +126,10 @@ ladle_status graph_sort(graph *g, errbuf *e) {
         int v = g->nodes[i].in[k];
         if (v >= 0 && !ready[v]) ok = false;
       }
+      /* values its subgraphs read must exist before the node runs */
+      int nrefs = ok ? node_outer_refs(g, &g->nodes[i], refs, MAX_OUTER_REFS) : 0;
+      for (int k = 0; k < nrefs && ok; k++)
+        if (!ready[refs[k]]) ok = false;
       if (!ok) continue;
       placed[i] = 1;
       order[done++] = i;
@@ -126,24 +165,15 @@ ladle_status graph_sort(graph *g, errbuf *e) {
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_in; k++)
       if (g->nodes[i].in[k] >= 0) g->values[g->nodes[i].in[k]].last_use = i;
-  /* Values read by a subgraph (outer-scope references) must live until the node owning the
-   * subgraph has run: their last use is at least that node. */
+  /* Values read by a subgraph (outer-scope references, at any depth) must live until the node
+   * owning the subgraph has run: their last use is at least that node. */
   for (int i = 0; i < g->n_nodes; i++) {
-    node *n = &g->nodes[i];
-    for (int a = 0; a < n->n_attr; a++) {
-      graph *subs[1] = {n->attrs[a].g};
-      int ns = n->attrs[a].g ? 1 : 0;
-      for (int s = 0; s < ns + (int)(n->attrs[a].graphs ? n->attrs[a].n : 0); s++) {
-        const graph *sg = s < ns ? subs[0] : n->attrs[a].graphs[s - ns];
-        for (int v = 0; v < sg->n_values; v++) {
-          if (sg->values[v].kind != VAL_OUTER) continue;
-          int id = graph_find_value(g, sg->values[v].name);
-          if (id >= 0 && g->values[id].last_use < i) g->values[id].last_use = i;
-        }
-      }
-    }
+    int nrefs = node_outer_refs(g, &g->nodes[i], refs, MAX_OUTER_REFS);
+    for (int k = 0; k < nrefs; k++)
+      if (g->values[refs[k]].last_use < i) g->values[refs[k]].last_use = i;
   }
 out:
+  free(refs);
   free(order);
   free(ready);
   return st;
