@@ -300,15 +300,17 @@ static void fill_task(void *arg, int64_t nc) {
       }
 }
 
-static ladle_status plan_fill(op_ctx *c, conv_plan *p, const float *x) {
+/* Fills the buffer for images [n0, n1) (image n at buf + (n - n0) * C * chan); a zero-copy
+ * plan points at x itself. */
+static ladle_status plan_fill(op_ctx *c, conv_plan *p, const float *x, int64_t n0, int64_t n1) {
   if (p->zero_copy) {
     p->buf = x;
     return LADLE_OK;
   }
-  int64_t planes = p->cd.N * p->cd.C;
+  int64_t planes = (n1 - n0) * p->cd.C;
   float *buf = op_scratch(c, 0, (size_t)(planes * p->chan) * sizeof(float));
   if (!buf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the padded input");
-  fill_job f = {p, x, buf};
+  fill_job f = {p, x + n0 * p->cd.C * p->in[0] * p->in[1] * p->in[2], buf};
   if (op_threads(c) > 1 && planes * p->chan >= 65536)
     tpool_run(op_pool(c), planes, fill_task, &f);
   else
@@ -361,6 +363,7 @@ static ladle_status conv_init(const graph *g, node *n, errbuf *e) {
 
 typedef struct conv_job {
   const conv_plan *p;
+  int64_t n0; /* first image of this batch of products */
   const float *pa;
   size_t pa_size;
   const int64_t *offs;
@@ -373,11 +376,12 @@ static void conv_get(void *ud, int64_t i, gemm_prod *gp) {
   const conv_job *j = ud;
   const conv_plan *p = j->p;
   int64_t OD = p->out[0], G = p->cd.G;
-  int64_t od = i % OD, g = (i / OD) % G, n = i / (OD * G);
+  int64_t od = i % OD, g = (i / OD) % G, n = j->n0 + i / (OD * G);
   int64_t opl = p->out[0] * p->out[1] * p->out[2];
+  int64_t nb = p->zero_copy ? n : n - j->n0; /* image index within the buffer */
   memset(gp, 0, sizeof *gp);
   gp->a = j->pa + (size_t)g * j->pa_size;
-  gp->b.base = p->buf + (n * p->cd.C + g * p->cd.Cg) * p->chan + od * p->hs * p->ws;
+  gp->b.base = p->buf + (nb * p->cd.C + g * p->cd.Cg) * p->chan + od * p->hs * p->ws;
   gp->b.offs = j->offs;
   gp->c = j->y + (n * p->cd.M + g * p->cd.Mg) * opl + od * p->out[1] * p->out[2];
   gp->bias_row = j->bias ? j->bias + g * p->cd.Mg : NULL;
@@ -645,12 +649,12 @@ static ladle_status run_conv(op_ctx *c) {
              n->act != ACT_NONE ? n : NULL);
     return LADLE_OK;
   }
-  if ((s = plan_fill(c, &p, x->data))) return s;
   int64_t *offs = op_scratch(c, 3, (size_t)(p.K + p.taps) * sizeof(int64_t));
   if (!offs) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for tap offsets");
   int64_t *tapoff = offs + p.K;
   plan_taps(&p, tapoff);
   if (cd.Cg == 1) { /* depthwise (or one input channel per group) */
+    if ((s = plan_fill(c, &p, x->data, 0, cd.N))) return s;
     dw_job j = {&p, w->data, b ? b->data : NULL, tapoff, y->data, n->act != ACT_NONE ? n : NULL};
     int64_t planes = cd.N * cd.M;
     if (op_threads(c) > 1 && planes * shape_numel(cd.g.nsp, cd.g.out) * p.taps >= 65536)
@@ -661,7 +665,7 @@ static ladle_status run_conv(op_ctx *c) {
   }
   for (int64_t ci = 0; ci < cd.Cg; ci++)
     for (int64_t t = 0; t < p.taps; t++) offs[ci * p.taps + t] = ci * p.chan + tapoff[t];
-  conv_job j = {&p, NULL, 0, offs, b ? b->data : NULL, y->data};
+  conv_job j = {&p, 0, NULL, 0, offs, b ? b->data : NULL, y->data};
   const conv_state *cs = n->state;
   if (cs && cs->M == cd.M && cs->K == p.K && cs->G == cd.G) {
     j.pa = cs->pa;
@@ -676,7 +680,17 @@ static ladle_status run_conv(op_ctx *c) {
   }
   gemm_shape gs = {cd.Mg, p.K, p.out[1] * p.ws, p.out[0] * p.out[1] * p.out[2], p.ws, p.out[2],
                    1.0f, false, n->act != ACT_NONE ? n : NULL, conv_kc(&p, tapoff)};
-  return gemm_run(c, 2, &gs, cd.N * cd.G * p.out[0], conv_get, &j);
+  if (p.zero_copy) {
+    if ((s = plan_fill(c, &p, x->data, 0, cd.N))) return s;
+    return gemm_run(c, 2, &gs, cd.N * cd.G * p.out[0], conv_get, &j);
+  }
+  /* one image at a time: its padded copy is still in cache when the GEMM reads it */
+  for (int64_t n0 = 0; n0 < cd.N; n0++) {
+    if ((s = plan_fill(c, &p, x->data, n0, n0 + 1))) return s;
+    j.n0 = n0;
+    if ((s = gemm_run(c, 2, &gs, cd.G * p.out[0], conv_get, &j))) return s;
+  }
+  return LADLE_OK;
 }
 
 /* --- ConvTranspose ------------------------------------------------------------------------- */
@@ -768,9 +782,37 @@ typedef struct convt_dims {
   int64_t N, C, M, G, Cg, Mg, taps, in_plane, out_plane;
 } convt_dims;
 
+/* 2-D col2im: per kernel tap, the valid input columns form one range, so each input row adds
+ * into one output row with a fixed stride. */
+static void col2im_2d(const convt_geom *g, const convt_dims *cd, const float *col, float *y) {
+  int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1];
+  for (int64_t m = 0; m < cd->Mg; m++)
+    for (int64_t a = 0; a < g->k[0]; a++)
+      for (int64_t b = 0; b < g->k[1]; b++) {
+        const float *row = col + ((m * g->k[0] + a) * g->k[1] + b) * cd->in_plane;
+        float *ym = y + m * cd->out_plane;
+        int64_t cw = b * g->d[1] - g->pb[1]; /* ow = iw*sw + cw */
+        int64_t lo = cw >= 0 ? 0 : (-cw + g->s[1] - 1) / g->s[1];
+        int64_t hi = OW - 1 - cw >= 0 ? (OW - 1 - cw) / g->s[1] + 1 : 0;
+        if (hi > W) hi = W;
+        for (int64_t ih = 0; ih < H; ih++) {
+          int64_t oh = ih * g->s[0] - g->pb[0] + a * g->d[0];
+          if (oh < 0 || oh >= OH) continue;
+          const float *src = row + ih * W;
+          float *yr = ym + oh * OW; /* yr[cw + iw*sw] for iw in [lo, hi) stays in the row */
+          int64_t sw = g->s[1];
+          for (int64_t iw = lo; iw < hi; iw++) yr[cw + iw * sw] += src[iw];
+        }
+      }
+}
+
 /* Adds the window contributions of col (Mg*taps rows × in_plane) into y (Mg × out_plane). */
 static void col2im(const convt_geom *g, const convt_dims *cd, const float *col, float *y) {
   int nsp = g->nsp;
+  if (nsp == 2) {
+    col2im_2d(g, cd, col, y);
+    return;
+  }
   for (int64_t m = 0; m < cd->Mg; m++) {
     int64_t t[WIN_MAX_SP] = {0};
     for (int64_t ti = 0; ti < cd->taps; ti++) {
