@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include "runtime/ops/shape_common.h"
 
@@ -74,8 +77,8 @@ ladle_status shape_read_ints(op_ctx *c, const ladle_tensor *t, const char *what,
 
 enum { ROW_COPY, ROW_FILL, ROW_GATHER, ROW_TILE };
 
-#define TILE 16
-#define PAR_MIN_BYTES (256 * 1024)
+#define TILE 32
+#define PAR_MIN_BYTES (1024 * 1024)
 
 typedef struct plan {
   char *dst;
@@ -109,14 +112,46 @@ static void row_gather(char *dp, const char *sp, int64_t n, int64_t is, size_t e
 #undef GATHER_T
 }
 
-/* dst[a * rd + b] = src[a + b * is] for a in [a0, a1), b in [0, n), in TILE x TILE blocks. */
+#if defined(__AVX__)
+/* One 8x8 block of 4-byte elements: row b of the source (8 elements along a at s + b * is)
+ * becomes column b of the destination (row a at d + a * rd). Moves bits only. */
+static inline void tr8x8_32(uint32_t *d, int64_t rd, const uint32_t *s, int64_t is) {
+  __m256 r0 = _mm256_loadu_ps((const float *)(s + 0 * is)), r1 = _mm256_loadu_ps((const float *)(s + 1 * is));
+  __m256 r2 = _mm256_loadu_ps((const float *)(s + 2 * is)), r3 = _mm256_loadu_ps((const float *)(s + 3 * is));
+  __m256 r4 = _mm256_loadu_ps((const float *)(s + 4 * is)), r5 = _mm256_loadu_ps((const float *)(s + 5 * is));
+  __m256 r6 = _mm256_loadu_ps((const float *)(s + 6 * is)), r7 = _mm256_loadu_ps((const float *)(s + 7 * is));
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps((float *)(d + 0 * rd), _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps((float *)(d + 1 * rd), _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps((float *)(d + 2 * rd), _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps((float *)(d + 3 * rd), _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps((float *)(d + 4 * rd), _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps((float *)(d + 5 * rd), _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps((float *)(d + 6 * rd), _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps((float *)(d + 7 * rd), _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+#endif
+
+/* dst[a * rd + b] = src[a + b * is] for a in [a0, a1), b in [0, n), in TILE x TILE blocks
+ * (8x8 register blocks for 4-byte elements where AVX is available). */
 static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int64_t n,
                            int64_t rd, int64_t is, size_t esz) {
-#define TILE_T(T)                                                   \
+#define TILE_T(T, B0)                                               \
   {                                                                 \
     T *d = (T *)dp;                                                 \
     const T *s = (const T *)sp;                                     \
-    for (int64_t bb = 0; bb < n; bb += TILE) {                      \
+    for (int64_t bb = (B0); bb < n; bb += TILE) {                   \
       int64_t be = bb + TILE < n ? bb + TILE : n;                   \
       for (int64_t a = a0; a < a1; a++) {                           \
         T *dr = d + a * rd;                                         \
@@ -126,10 +161,25 @@ static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int
     }                                                               \
   }
   switch (esz) {
-    case 1: TILE_T(uint8_t) break;
-    case 2: TILE_T(uint16_t) break;
-    case 4: TILE_T(uint32_t) break;
-    case 8: TILE_T(uint64_t) break;
+    case 1: TILE_T(uint8_t, 0) break;
+    case 2: TILE_T(uint16_t, 0) break;
+    case 4: {
+      int64_t b8 = 0;
+#if defined(__AVX__)
+      int64_t a8 = a0 + (a1 - a0) / 8 * 8;
+      b8 = n / 8 * 8;
+      uint32_t *d = (uint32_t *)dp;
+      const uint32_t *s = (const uint32_t *)sp;
+      for (int64_t bb = 0; bb < b8; bb += 8) {
+        for (int64_t a = a0; a < a8; a += 8) tr8x8_32(d + a * rd + bb, rd, s + a + bb * is, is);
+        for (int64_t a = a8; a < a1; a++)
+          for (int64_t b = bb; b < bb + 8; b++) d[a * rd + b] = s[a + b * is];
+      }
+#endif
+      TILE_T(uint32_t, b8) /* the columns left over (all of them without AVX) */
+      break;
+    }
+    case 8: TILE_T(uint64_t, 0) break;
     default:
       for (int64_t a = a0; a < a1; a++)
         row_gather(dp + (size_t)(a * rd) * esz, sp + (size_t)a * esz, n, is, esz);
