@@ -528,9 +528,11 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg) {
   conn *done = io->done_head;
   io->done_head = io->done_tail = NULL;
   int fds[64], n_fds = io->n_new < 64 ? io->n_new : 64;
-  memcpy(fds, io->new_fds, sizeof(int) * (size_t)n_fds);
-  memmove(io->new_fds, io->new_fds + n_fds, sizeof(int) * (size_t)(io->n_new - n_fds));
-  io->n_new -= n_fds;
+  if (n_fds) {
+    memcpy(fds, io->new_fds, sizeof(int) * (size_t)n_fds);
+    memmove(io->new_fds, io->new_fds + n_fds, sizeof(int) * (size_t)(io->n_new - n_fds));
+    io->n_new -= n_fds;
+  }
   bool more = io->n_new > 0;
   bool drain = io->drain_req, stop = io->stop_req;
   pthread_mutex_unlock(&io->mu);
@@ -786,7 +788,12 @@ ladle_status http_server_run(http_server *s, errbuf *e) {
   event_add(s->done_ev, NULL);
   log_msg(LOG_INFO, "http", "listening on %s port %d with %d I/O thread(s)", s->o.address, s->port, s->n_io);
   event_base_dispatch(s->main_base);
-  /* stop: the I/O threads either drained or were told to stop */
+  /* stop: the I/O threads either drained or were told to stop. What is left is bounded (queued
+   * requests finish); further signals must not kill the process half way through. */
+  event_del(s->sigint_ev); /* (restores the previous handlers) */
+  event_del(s->sigterm_ev);
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   for (int i = 0; i < s->n_io; i++) post_flag(&s->io[i], true);
   for (int i = 0; i < s->n_io; i++)
     if (s->io[i].started) {
