@@ -63,6 +63,10 @@ ladle_status ml_rows(op_ctx *c, const ladle_tensor *x, int64_t *n, int64_t *f);
 void ml_row_f32(const ladle_tensor *x, int64_t r, int64_t f, float *out);
 void ml_row_f64(const ladle_tensor *x, int64_t r, int64_t f, double *out);
 
+/* Tests: which tree walker runs: 0 the fastest that applies (default), 2 the general
+ * node-by-node walker (the reference the fast one is compared with). */
+void ml_tree_force_reference(int level);
+
 /* Strings of an attribute list compared case-sensitively; -1 when s is not among names. */
 int ml_str_index(const char *s, const char *const *names, int n);
 

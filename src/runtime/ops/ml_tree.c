@@ -31,6 +31,7 @@
 
 #include "runtime/ops/ml_common.h"
 
+
 enum { K_LE = 0, K_LT, K_GE, K_GT, K_EQ, K_NE, K_LEAF = 7, K_NANFIRST = 8 };
 enum { AGG_SUM = 0, AGG_AVERAGE, AGG_MIN, AGG_MAX };
 enum { LW_SPARSE = 0, LW_SINGLE, LW_DENSE };
@@ -41,14 +42,14 @@ enum { LW_SPARSE = 0, LW_SINGLE, LW_DENSE };
 
 typedef struct fnode {
   float thr;
-  int32_t feat;  /* column in the padded row (feature + 1; 0 is the -inf padding) */
+  int32_t feat;  /* offset of the feature's column in a block: (feature + 1) * BLOCK_ROWS */
   int32_t child; /* first child; the second is child + 1; a leaf points at itself */
   int32_t leaf;  /* leaf index, -1 for a branch */
 } fnode;
 
 typedef struct dnode {
   double thr;
-  int32_t feat;
+  int32_t feat; /* index in a padded row: feature + 1 (0 is the -inf padding) */
   int32_t tchild, fchild;
   uint8_t mode; /* K_* of the original node */
   uint8_t miss; /* missing value tracks true */
@@ -78,6 +79,11 @@ typedef struct tree_ens {
   bool binary_case, all_pos;
   ml_labels labels;
 } tree_ens;
+
+/* Tests: 0 or 1 = the branch-free walker where it applies, 2 = the general walker only. */
+static _Atomic int force_reference;
+
+void ml_tree_force_reference(int level) { force_reference = level; }
 
 static void ens_free(void *p) {
   tree_ens *te = p;
@@ -256,7 +262,7 @@ static ladle_status compile_trees(tree_ens *te, const raw *r, errbuf *e) {
         continue;
       }
       int64_t f = r->feat[o];
-      if (f < 0 || f >= INT32_MAX - 1) {
+      if (f < 0 || f >= (INT32_MAX / BLOCK_ROWS) - 1) {
         st = err_set(e, LADLE_ERR_INVALID, "tree %lld node %lld: feature id %lld out of range",
                      (long long)r->tree[o], (long long)r->id[o], (long long)f);
         goto out;
@@ -284,7 +290,7 @@ static ladle_status compile_trees(tree_ens *te, const raw *r, errbuf *e) {
       slot_orig[c] = true_first ? tc : fc;
       slot_orig[c + 1] = true_first ? fc : tc;
       ndepth[c] = ndepth[c + 1] = ndepth[s] + 1;
-      te->fn[s] = (fnode){thr, (int32_t)(f + 1), (int32_t)c, -1};
+      te->fn[s] = (fnode){thr, (int32_t)((f + 1) * BLOCK_ROWS), (int32_t)c, -1};
       te->fkind[s] = kind;
       te->dn[s] = (dnode){r->val[o], (int32_t)(f + 1), (int32_t)(true_first ? c : c + 1),
                           (int32_t)(true_first ? c + 1 : c), (uint8_t)mode, miss};
@@ -525,15 +531,36 @@ static inline void agg_one(int agg, double *a, uint8_t *h, double w) {
   *h = 1;
 }
 
-/* Adds leaf L's weights into one row's scores. */
+/* Adds leaf L's weights into one row's scores. Sums skip the aggregate switch, and dense
+ * leaves (K weights, classes in order) skip the has flags, which dense_done() sets. */
 static inline void leaf_apply(const tree_ens *te, int64_t L, double *acc, uint8_t *has) {
+  if (te->agg == AGG_SUM || te->agg == AGG_AVERAGE) {
+    if (te->lw == LW_DENSE) {
+      const double *v = te->w_val + L * te->K;
+      for (int64_t k = 0; k < te->K; k++) acc[k] += v[k];
+      return;
+    }
+    for (int64_t w = te->w_off[L]; w < te->w_off[L + 1]; w++) {
+      acc[te->w_cls[w]] += te->w_val[w];
+      has[te->w_cls[w]] = 1;
+    }
+    return;
+  }
   for (int64_t w = te->w_off[L]; w < te->w_off[L + 1]; w++)
     agg_one(te->agg, &acc[te->w_cls[w]], &has[te->w_cls[w]], te->w_val[w]);
 }
 
-/* The branch-free walk: every row of the block through every tree, GROUP rows in lock step. */
-static void block_fast(const tree_ens *te, const float *xb, int64_t stride, int64_t nb,
-                       double *acc, uint8_t *has) {
+/* After a block: the flags leaf_apply leaves to the caller (dense sums). */
+static void dense_done(const tree_ens *te, int64_t nb, uint8_t *has) {
+  if (te->lw == LW_DENSE && te->n_trees > 0 && (te->agg == AGG_SUM || te->agg == AGG_AVERAGE))
+    memset(has, 1, (size_t)(nb * te->K));
+}
+
+/* The branch-free walk: every row of the block through every tree, GROUP rows in lock step.
+ * xt is the block column by column (BLOCK_ROWS floats a column, column 0 the -inf padding), so
+ * row g0 + g reads feature column c at xt[c + g0 + g]: one base register for the group. */
+static void block_fast(const tree_ens *te, const float *xt, int64_t nb, double *acc,
+                       uint8_t *has) {
   const fnode *fn = te->fn;
   const int64_t K = te->K;
   const bool sum1 = te->lw == LW_SINGLE && (te->agg == AGG_SUM || te->agg == AGG_AVERAGE);
@@ -542,16 +569,13 @@ static void block_fast(const tree_ens *te, const float *xb, int64_t stride, int6
     const int32_t root = te->root[t], depth = te->depth[t];
     for (int64_t g0 = 0; g0 < nb; g0 += GROUP) {
       int64_t gn = nb - g0 < GROUP ? nb - g0 : GROUP;
+      const float *xg = xt + g0;
       int32_t idx[GROUP];
-      const float *xr[GROUP];
-      for (int g = 0; g < GROUP; g++) {
-        idx[g] = root;
-        xr[g] = xb + (g0 + (g < gn ? g : 0)) * stride;
-      }
+      for (int g = 0; g < GROUP; g++) idx[g] = root;
       for (int32_t d = 0; d < depth; d++)
         for (int g = 0; g < GROUP; g++) {
           const fnode *nd = &fn[idx[g]];
-          idx[g] = nd->child + !(xr[g][nd->feat] <= nd->thr);
+          idx[g] = nd->child + !(xg[nd->feat + g] <= nd->thr);
         }
       if (sum1) {
         for (int64_t g = 0; g < gn; g++) acc[(g0 + g) * K + c0] += te->w_val[fn[idx[g]].leaf];
@@ -565,15 +589,17 @@ static void block_fast(const tree_ens *te, const float *xb, int64_t stride, int6
     for (int64_t r = 0; r < nb; r++) has[r * K + c0] = 1;
 }
 
-static void block_general_f32(const tree_ens *te, const float *xb, int64_t stride, int64_t nb,
-                              double *acc, uint8_t *has) {
+/* Node by node, any modes and NaN rules; xt as for block_fast. */
+static void block_general_f32(const tree_ens *te, const float *xt, int64_t nb, double *acc,
+                              uint8_t *has) {
   for (int64_t t = 0; t < te->n_trees; t++)
     for (int64_t r = 0; r < nb; r++) {
-      int32_t i = walk_general_f32(te, te->root[t], xb + r * stride);
+      int32_t i = walk_general_f32(te, te->root[t], xt + r);
       leaf_apply(te, te->fn[i].leaf, acc + r * te->K, has + r * te->K);
     }
 }
 
+/* Double inputs: rows of `stride` doubles (column 0 the padding), original modes. */
 static void block_f64(const tree_ens *te, const double *xb, int64_t stride, int64_t nb,
                       double *acc, uint8_t *has) {
   for (int64_t t = 0; t < te->n_trees; t++)
@@ -706,50 +732,78 @@ static void finish_reg(const tree_ens *te, const double *acc, const uint8_t *hs,
 typedef struct tjob {
   const tree_ens *te;
   const ladle_tensor *x;
-  int64_t N, F, brows, nblocks, ntasks;
+  int64_t N, F, cols, nblocks, ntasks; /* cols: the features the trees read, plus padding */
   bool dbl;
   ladle_tensor *label; /* classifier */
   float *z;            /* scores: classifier Z or regressor Y */
   char *scratch;
-  size_t per_task;
+  size_t per_task, x_bytes;
   int failed; /* a string label could not be allocated */
 } tjob;
+
+/* Element (r, f) of the [N, F] input as float. */
+static inline float in_f32(const ladle_tensor *x, int64_t i) {
+  switch (x->dtype) {
+    case LADLE_FLOAT: return ((const float *)x->data)[i];
+    case LADLE_DOUBLE: return (float)((const double *)x->data)[i];
+    case LADLE_INT64: return (float)((const int64_t *)x->data)[i];
+    default: return (float)((const int32_t *)x->data)[i];
+  }
+}
+
+/* Copies rows [r0, r0 + nb) column by column into xt (see block_fast); rows past nb are zero.
+ * Returns whether a value the trees read is NaN. */
+static bool fill_cols(const tjob *j, int64_t r0, int64_t nb, float *xt) {
+  const int64_t F = j->F, cols = j->cols;
+  bool nan = false;
+  for (int64_t r = 0; r < BLOCK_ROWS; r++) xt[r] = -INFINITY;
+  if (j->x->dtype == LADLE_FLOAT) {
+    const float *x = (const float *)j->x->data + r0 * F;
+    for (int64_t r = 0; r < nb; r++)
+      for (int64_t c = 1; c < cols; c++) {
+        float v = x[r * F + c - 1];
+        xt[c * BLOCK_ROWS + r] = v;
+        nan |= v != v;
+      }
+  } else {
+    for (int64_t r = 0; r < nb; r++)
+      for (int64_t c = 1; c < cols; c++) xt[c * BLOCK_ROWS + r] = in_f32(j->x, (r0 + r) * F + c - 1);
+  }
+  if (nb < BLOCK_ROWS)
+    for (int64_t c = 1; c < cols; c++)
+      memset(xt + c * BLOCK_ROWS + nb, 0, sizeof(float) * (size_t)(BLOCK_ROWS - nb));
+  return nan;
+}
 
 static void tree_task(void *arg, int64_t task) {
   tjob *j = arg;
   const tree_ens *te = j->te;
-  const int64_t K = te->K, stride = j->F + 1;
+  const int64_t K = te->K;
   char *base = j->scratch + (size_t)task * j->per_task;
-  void *xb = base;
-  double *acc = (double *)(base + (size_t)j->brows * (size_t)stride * sizeof(double));
-  uint8_t *has = (uint8_t *)(acc + j->brows * K);
+  double *acc = (double *)(base + j->x_bytes);
+  uint8_t *has = (uint8_t *)(acc + BLOCK_ROWS * K);
   int64_t b0 = task * j->nblocks / j->ntasks, b1 = (task + 1) * j->nblocks / j->ntasks;
   for (int64_t b = b0; b < b1; b++) {
-    int64_t r0 = b * j->brows, nb = j->N - r0 < j->brows ? j->N - r0 : j->brows;
+    int64_t r0 = b * BLOCK_ROWS, nb = j->N - r0 < BLOCK_ROWS ? j->N - r0 : BLOCK_ROWS;
     memset(acc, 0, sizeof(double) * (size_t)(nb * K));
     memset(has, 0, (size_t)(nb * K));
     if (j->dbl) {
-      double *xd = xb;
+      double *xd = (double *)base;
+      const double *x = j->x->data;
       for (int64_t r = 0; r < nb; r++) {
-        xd[r * stride] = -INFINITY;
-        ml_row_f64(j->x, r0 + r, j->F, xd + r * stride + 1);
+        xd[r * j->cols] = -INFINITY;
+        memcpy(xd + r * j->cols + 1, x + (r0 + r) * j->F, sizeof(double) * (size_t)(j->cols - 1));
       }
-      block_f64(te, xd, stride, nb, acc, has);
+      block_f64(te, xd, j->cols, nb, acc, has);
     } else {
-      float *xf = xb;
-      bool nan = false;
-      for (int64_t r = 0; r < nb; r++) {
-        float *row = xf + r * stride;
-        row[0] = -INFINITY;
-        ml_row_f32(j->x, r0 + r, j->F, row + 1);
-        if (te->nan_first && j->x->dtype == LADLE_FLOAT)
-          for (int64_t f = 1; f <= j->F; f++) nan |= row[f] != row[f];
-      }
-      if (te->fast && !nan)
-        block_fast(te, xf, stride, nb, acc, has);
+      float *xt = (float *)base;
+      bool nan = fill_cols(j, r0, nb, xt) && te->nan_first;
+      if (te->fast && !nan && force_reference <= 1)
+        block_fast(te, xt, nb, acc, has);
       else
-        block_general_f32(te, xf, stride, nb, acc, has);
+        block_general_f32(te, xt, nb, acc, has);
     }
+    dense_done(te, nb, has);
     for (int64_t r = 0; r < nb; r++) {
       float *z = j->z + (r0 + r) * K;
       if (te->classifier) {
@@ -783,15 +837,15 @@ static ladle_status run_ens(op_ctx *c) {
   }
   if (N == 0) return LADLE_OK;
 
-  tjob j = {.te = te, .x = x, .N = N, .F = F, .dbl = x->dtype == LADLE_DOUBLE, .label = label,
-            .z = z->data};
-  size_t row_bytes = (size_t)(F + 1) * sizeof(double) + (size_t)te->K * (sizeof(double) + 1);
-  j.brows = (int64_t)((size_t)(256 << 10) / row_bytes);
-  j.brows = j.brows < 1 ? 1 : j.brows > BLOCK_ROWS ? BLOCK_ROWS : j.brows;
-  j.nblocks = (N + j.brows - 1) / j.brows;
-  int threads = op_threads(c);
-  j.ntasks = threads <= 1 ? 1 : (j.nblocks < threads * 8 ? j.nblocks : threads * 8);
-  j.per_task = ((size_t)j.brows * row_bytes + 127) / 64 * 64;
+  tjob j = {.te = te, .x = x, .N = N, .F = F, .cols = te->n_feat + 1,
+            .dbl = x->dtype == LADLE_DOUBLE, .label = label, .z = z->data};
+  j.x_bytes = ((size_t)BLOCK_ROWS * (size_t)j.cols * sizeof(double) + 63) / 64 * 64;
+  j.per_task = j.x_bytes + ((size_t)BLOCK_ROWS * (size_t)te->K * (sizeof(double) + 1) + 63) / 64 * 64;
+  j.nblocks = (N + BLOCK_ROWS - 1) / BLOCK_ROWS;
+  int64_t threads = op_threads(c);
+  /* a few blocks per thread balance the load; big per-task scratch (wide inputs) caps it */
+  int64_t want = j.per_task > ((size_t)1 << 20) ? threads : threads * 8;
+  j.ntasks = threads <= 1 ? 1 : (j.nblocks < want ? j.nblocks : want);
   j.scratch = op_scratch(c, 0, j.per_task * (size_t)j.ntasks);
   if (!j.scratch) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for tree scratch");
   if (j.ntasks == 1)
