@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""Export INT8-quantized golden models for ladle's end-to-end tests, with expected outputs from a
+numpy reference of the same integer arithmetic (not torch: torch 1.13 here cannot export
+quantized models to ONNX, and ONNX Runtime's quantization tooling is not packaged).
+
+Two models, in the two layouts ONNX Runtime's quantizer produces:
+
+  quant_cnn_op13       static quantization, QOperator format: QuantizeLinear -> QLinearConv
+                       (int8 per-channel weights, uint8 activations, int32 bias, ReLU folded into
+                       the output range) -> depthwise QLinearConv (stride 2) -> 1x1 QLinearConv ->
+                       Flatten -> QLinearMatMul -> DequantizeLinear.
+  quant_mlp_dyn_op13   dynamic quantization: DynamicQuantizeLinear -> MatMulInteger (int8 weights,
+                       per-tensor then per-column scales) -> Cast -> Mul(scale) -> Add(bias) -> Relu,
+                       twice.
+
+Weights are float32 numpy draws (fixed seed) quantized here: symmetric int8 (zero point 0) per
+output channel or per tensor; activation ranges are calibrated on a separate random batch.
+The reference follows the ONNX spec operation by operation in float32 / int32, in the same
+order ladle computes (x / scale, round half to even, saturate; requantization multiplier
+(x_scale * w_scale) / y_scale applied to the int32 accumulator), so ladle must match it exactly;
+the fixtures' tolerance (1e-6 relative) leaves room for nothing but float printing.
+
+    /usr/bin/python3 tools/export_quant.py             # writes tests/fixtures/quant_*
+    /usr/bin/python3 tools/export_quant.py --large     # also a bigger CNN under tests/fixtures/large
+"""
+
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SMALL_DIR = os.path.join(REPO, "tests", "fixtures")
+LARGE_DIR = os.path.join(REPO, "tests", "fixtures", "large")
+GOLDEN_BATCH = 2
+F32 = np.float32
+
+
+# ---------------------------------------------------------------------------------------------
+# The integer reference (ONNX semantics, float32 where the spec computes in float)
+# ---------------------------------------------------------------------------------------------
+def saturate(v, dtype):
+    info = np.iinfo(dtype)
+    return np.clip(v, info.min, info.max).astype(dtype)
+
+
+def quantize(x, scale, zp):
+    """QuantizeLinear, per tensor: saturate(rint(x / scale) + zp)."""
+    q = np.rint(x.astype(F32) / F32(scale)).astype(np.float32) + F32(zp)
+    return saturate(q, np.asarray(zp).dtype)
+
+
+def dequantize(q, scale, zp):
+    return (q.astype(np.int32) - np.int32(zp)).astype(F32) * F32(scale)
+
+
+def dynamic_quantize(x):
+    """DynamicQuantizeLinear: uint8 over [min(0, x), max(0, x)]."""
+    mn = F32(min(F32(0), x.min()))
+    mx = F32(max(F32(0), x.max()))
+    scale = F32((mx - mn) / F32(255))
+    zp = np.uint8(np.clip(np.rint(F32(0) - mn / scale), 0, 255)) if scale > 0 else np.uint8(0)
+    return quantize(x, scale, zp), scale, zp
+
+
+def requantize(acc, mult, zp):
+    """int32 accumulator -> saturate(rint(float(acc) * mult) + zp); mult float32 (per row or scalar)."""
+    f = acc.astype(F32) * mult.astype(F32)
+    return saturate(np.rint(f) + F32(zp), np.asarray(zp).dtype)
+
+
+def conv_int(xq, xzp, wq, wzp, stride, pad, group):
+    """sum (x - xzp)(w - wzp) over the window, int64, NCHW; padding holds xzp."""
+    n, c, h, w = xq.shape
+    m, cg, kh, kw = wq.shape
+    x = np.pad(xq.astype(np.int64) - np.int64(xzp), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    wt = wq.astype(np.int64) - np.asarray(wzp, dtype=np.int64).reshape(-1, 1, 1, 1)
+    oh = (h + 2 * pad - kh) // stride + 1
+    ow = (w + 2 * pad - kw) // stride + 1
+    mg = m // group
+    out = np.zeros((n, m, oh, ow), dtype=np.int64)
+    for g in range(group):
+        xs = x[:, g * cg:(g + 1) * cg]
+        for i in range(kh):
+            for j in range(kw):
+                patch = xs[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]  # n, cg, oh, ow
+                out[:, g * mg:(g + 1) * mg] += np.einsum("nchw,mc->nmhw", patch, wt[g * mg:(g + 1) * mg, :, i, j])
+    return out
+
+
+def qlinear_conv(xq, xs, xzp, wq, ws, wzp, ys, yzp, bias, stride, pad, group):
+    acc = conv_int(xq, xzp, wq, wzp, stride, pad, group)
+    if bias is not None:
+        acc = acc + bias.reshape(1, -1, 1, 1)
+    acc = acc.astype(np.int32)
+    mult = ((F32(xs) * ws.astype(F32)).astype(F32) / F32(ys)).astype(F32)
+    return requantize(acc, mult.reshape(1, -1, 1, 1), yzp)
+
+
+def matmul_int(aq, azp, bq, bzp):
+    return ((aq.astype(np.int64) - np.int64(azp)) @ (bq.astype(np.int64) - np.asarray(bzp, dtype=np.int64))).astype(np.int32)
+
+
+def qlinear_matmul(aq, as_, azp, bq, bs, bzp, ys, yzp):
+    acc = matmul_int(aq, azp, bq, bzp)
+    mult = np.asarray(F32(F32(as_) * F32(bs)) / F32(ys), dtype=F32)
+    return requantize(acc, mult, yzp)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantizing weights and calibrating activations
+# ---------------------------------------------------------------------------------------------
+def quant_weight_per_channel(w):
+    """Symmetric int8, one scale per output channel (axis 0)."""
+    amax = np.abs(w.reshape(w.shape[0], -1)).max(axis=1)
+    scale = (np.maximum(amax, 1e-8) / 127.0).astype(F32)
+    q = saturate(np.rint(w / scale.reshape((-1,) + (1,) * (w.ndim - 1))), np.int8)
+    return q, scale
+
+
+def quant_weight_per_tensor(w):
+    scale = F32(max(float(np.abs(w).max()), 1e-8) / 127.0)
+    return saturate(np.rint(w / scale), np.int8), scale
+
+
+def out_range(real, relu):
+    """uint8 scale / zero point covering the calibrated real values (from 0 when ReLU follows)."""
+    lo = 0.0 if relu else min(0.0, float(real.min()))
+    hi = max(float(real.max()), lo + 1e-6)
+    scale = F32((hi - lo) / 255.0)
+    zp = np.uint8(np.clip(np.rint(-lo / scale), 0, 255))
+    return scale, zp
+
+
+# ---------------------------------------------------------------------------------------------
+# quant_cnn: static QOperator CNN
+# ---------------------------------------------------------------------------------------------
+def build_cnn(rng, c0=3, hw=16, c1=8, c2=16, classes=10):
+    """Returns (model, run(x) -> logits) with weights quantized and ranges calibrated."""
+    layers = [  # name, out, in/group, k, stride, pad, group, relu
+        ("conv1", c1, c0, 3, 1, 1, 1, True),
+        ("dw2", c1, 1, 3, 2, 1, c1, True),
+        ("pw3", c2, c1, 1, 1, 0, 1, True),
+    ]
+    params = {}
+    for name, m, cg, k, s, p, g, relu in layers:
+        w = (rng.standard_normal((m, cg, k, k)) * np.sqrt(2.0 / (cg * k * k))).astype(F32)
+        b = (rng.standard_normal(m) * 0.1).astype(F32)
+        wq, ws = quant_weight_per_channel(w)
+        params[name] = dict(wq=wq, ws=ws, wzp=np.zeros(m, dtype=np.int8), bf=b, s=s, p=p, g=g, relu=relu)
+    feat = c2 * (hw // 2) * (hw // 2)
+    wfc = (rng.standard_normal((feat, classes)) / np.sqrt(feat)).astype(F32)
+    wfcq, wfcs = quant_weight_per_tensor(wfc)
+
+    # calibration: input range from a calibration batch, then layer by layer
+    calib = rng.standard_normal((8, c0, hw, hw)).astype(F32)
+    in_s, in_zp = out_range(calib, relu=False)
+    q, s, zp = quantize(calib, in_s, in_zp), in_s, in_zp
+    for name, *_ in layers:
+        L = params[name]
+        L["bias"] = np.rint(L["bf"] / (F32(s) * L["ws"])).astype(np.int32)  # bias scale = x_s * w_s
+        acc = conv_int(q, zp, L["wq"], L["wzp"], L["s"], L["p"], L["g"]) + L["bias"].reshape(1, -1, 1, 1)
+        real = acc.astype(F32) * (F32(s) * L["ws"]).reshape(1, -1, 1, 1)
+        L["ys"], L["yzp"] = out_range(real, L["relu"])
+        L["xs"], L["xzp"] = s, zp
+        q = qlinear_conv(q, s, zp, L["wq"], L["ws"], L["wzp"], L["ys"], L["yzp"], L["bias"], L["s"], L["p"], L["g"])
+        s, zp = L["ys"], L["yzp"]
+    flat = q.reshape(q.shape[0], -1)
+    real = matmul_int(flat, zp, wfcq, np.int8(0)).astype(F32) * F32(F32(s) * wfcs)
+    out_s, out_zp = out_range(real, relu=False)
+    fc = dict(as_=s, azp=zp, bq=wfcq, bs=wfcs, bzp=np.int8(0), ys=out_s, yzp=out_zp)
+
+    def run(x):
+        q = quantize(x, in_s, in_zp)
+        for name, *_ in layers:
+            L = params[name]
+            q = qlinear_conv(q, L["xs"], L["xzp"], L["wq"], L["ws"], L["wzp"], L["ys"], L["yzp"], L["bias"],
+                             L["s"], L["p"], L["g"])
+        flat = q.reshape(q.shape[0], -1)
+        yq = qlinear_matmul(flat, fc["as_"], fc["azp"], fc["bq"], fc["bs"], fc["bzp"], fc["ys"], fc["yzp"])
+        return {"logits": dequantize(yq, fc["ys"], fc["yzp"])}
+
+    # the graph
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    const("in_scale", np.asarray(in_s, dtype=F32))
+    const("in_zp", np.asarray(in_zp, dtype=np.uint8))
+    nodes.append(helper.make_node("QuantizeLinear", ["input", "in_scale", "in_zp"], ["x_q"], name="quant_in"))
+    cur, cur_s, cur_zp = "x_q", "in_scale", "in_zp"
+    for name, *_ in layers:
+        L = params[name]
+        ins = [cur, cur_s, cur_zp,
+               const(f"{name}_w", L["wq"]), const(f"{name}_w_scale", L["ws"]), const(f"{name}_w_zp", L["wzp"]),
+               const(f"{name}_y_scale", np.asarray(L["ys"], dtype=F32)),
+               const(f"{name}_y_zp", np.asarray(L["yzp"], dtype=np.uint8)),
+               const(f"{name}_bias", L["bias"])]
+        k = L["wq"].shape[2]
+        nodes.append(helper.make_node("QLinearConv", ins, [f"{name}_q"], name=name, kernel_shape=[k, k],
+                                      strides=[L["s"], L["s"]], pads=[L["p"]] * 4, group=L["g"]))
+        cur, cur_s, cur_zp = f"{name}_q", f"{name}_y_scale", f"{name}_y_zp"
+    nodes.append(helper.make_node("Flatten", [cur], ["flat_q"], name="flatten", axis=1))
+    nodes.append(helper.make_node("QLinearMatMul",
+                                  ["flat_q", cur_s, cur_zp, const("fc_w", wfcq),
+                                   const("fc_w_scale", np.asarray(wfcs, dtype=F32)), const("fc_w_zp", np.int8(0)),
+                                   const("fc_y_scale", np.asarray(out_s, dtype=F32)),
+                                   const("fc_y_zp", np.asarray(out_zp, dtype=np.uint8))],
+                                  ["logits_q"], name="fc"))
+    nodes.append(helper.make_node("DequantizeLinear", ["logits_q", "fc_y_scale", "fc_y_zp"], ["logits"], name="dequant_out"))
+    graph = helper.make_graph(
+        nodes, "quant_cnn",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", c0, hw, hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ladle export_quant.py")
+    return model, run, {"input": (c0, hw, hw)}, True
+
+
+# ---------------------------------------------------------------------------------------------
+# quant_mlp_dyn: dynamic quantization (MatMulInteger)
+# ---------------------------------------------------------------------------------------------
+def build_mlp_dyn(rng, d_in=64, hidden=32, d_out=4):
+    w1 = (rng.standard_normal((d_in, hidden)) / np.sqrt(d_in)).astype(F32)
+    b1 = (rng.standard_normal(hidden) * 0.1).astype(F32)
+    w2 = (rng.standard_normal((hidden, d_out)) / np.sqrt(hidden)).astype(F32)
+    b2 = (rng.standard_normal(d_out) * 0.1).astype(F32)
+    w1q, w1s = quant_weight_per_tensor(w1)
+    w2q, w2s = quant_weight_per_channel(w2.T)  # one scale per output column
+    w2q = np.ascontiguousarray(w2q.T)
+
+    def layer(x, wq, ws, b, relu):
+        xq, xs, xzp = dynamic_quantize(x)
+        acc = matmul_int(xq, xzp, wq, np.int8(0))
+        scale = (F32(xs) * np.asarray(ws, dtype=F32)).astype(F32)
+        y = (acc.astype(F32) * scale).astype(F32) + b
+        return np.maximum(y, F32(0)) if relu else y
+
+    def run(x):
+        return {"y": layer(layer(x, w1q, w1s, b1, True), w2q, w2s, b2, False).astype(F32)}
+
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def emit(i, x, wq, ws, b, relu, out):
+        p = f"l{i}"
+        nodes.append(helper.make_node("DynamicQuantizeLinear", [x], [f"{p}_xq", f"{p}_xs", f"{p}_xzp"], name=f"{p}_dq"))
+        nodes.append(helper.make_node("MatMulInteger", [f"{p}_xq", const(f"{p}_w", wq), f"{p}_xzp", const(f"{p}_w_zp", np.int8(0))],
+                                      [f"{p}_acc"], name=f"{p}_mm"))
+        nodes.append(helper.make_node("Cast", [f"{p}_acc"], [f"{p}_accf"], to=TensorProto.FLOAT, name=f"{p}_cast"))
+        nodes.append(helper.make_node("Mul", [f"{p}_xs", const(f"{p}_w_scale", np.asarray(ws, dtype=F32))], [f"{p}_scale"],
+                                      name=f"{p}_scale"))
+        nodes.append(helper.make_node("Mul", [f"{p}_accf", f"{p}_scale"], [f"{p}_mul"], name=f"{p}_mul"))
+        nodes.append(helper.make_node("Add", [f"{p}_mul", const(f"{p}_b", b)], [f"{p}_add" if relu else out], name=f"{p}_add"))
+        if relu:
+            nodes.append(helper.make_node("Relu", [f"{p}_add"], [out], name=f"{p}_relu"))
+
+    emit(1, "x", w1q, w1s, b1, True, "h")
+    emit(2, "h", w2q, w2s, b2, False, "y")
+    graph = helper.make_graph(
+        nodes, "quant_mlp_dyn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", d_in])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", d_out])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="ladle export_quant.py")
+    # DynamicQuantizeLinear takes its range over the whole batch: rows are not independent
+    return model, run, {"x": (d_in,)}, False
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing a fixture
+# ---------------------------------------------------------------------------------------------
+def write_fixture(out_dir, name, family, build, seed, large=False, note=""):
+    rng = np.random.default_rng(seed)
+    model, run, in_shapes, batch_rows = build(rng)
+    onnx.checker.check_model(model)
+    inputs = {n: rng.standard_normal((GOLDEN_BATCH,) + s).astype(F32) for n, s in in_shapes.items()}
+    outs = run(*inputs.values())
+    d = os.path.join(out_dir, name)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(os.path.join(d, "inputs"))
+    os.makedirs(os.path.join(d, "expected"))
+    onnx.save(model, os.path.join(d, "model.onnx"))
+    meta = {
+        "name": name, "model": family, "family": family, "opset": 13, "large": large,
+        "tolerance": 1e-6, "tolerance_kind": "relative: max|out - ref| / max|ref| per output",
+        "golden_batch": GOLDEN_BATCH, "seed": seed,
+        "reference": "numpy integer reference of the ONNX quantized ops (tools/export_quant.py), not torch",
+        "ops": sorted({n.op_type for n in model.graph.node}), "nodes": len(model.graph.node),
+        "note": note, "inputs": [], "outputs": [],
+    }
+    for n, a in inputs.items():
+        fn = f"inputs/{n}.npy"
+        np.save(os.path.join(d, fn), a)
+        meta["inputs"].append({"name": n, "file": fn, "dtype": str(a.dtype), "shape": list(a.shape),
+                               "dynamic_axes": {"0": "batch"} if batch_rows else {}, "kind": "normal"})
+    for n, a in outs.items():
+        fn = f"expected/{n}.npy"
+        np.save(os.path.join(d, fn), a)
+        meta["outputs"].append({"name": n, "file": fn, "dtype": str(a.dtype), "shape": list(a.shape),
+                                "std": float(a.std()), "max_abs": float(np.abs(a).max())})
+    with open(os.path.join(d, "meta.json"), "w") as fp:
+        json.dump(meta, fp, indent=1)
+        fp.write("\n")
+    print(f"{name}: {meta['nodes']} nodes ({', '.join(meta['ops'])}), "
+          f"{os.path.getsize(os.path.join(d, 'model.onnx'))} bytes")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=SMALL_DIR, help="directory for the small fixtures")
+    ap.add_argument("--large", action="store_true", help="also a bigger CNN under tests/fixtures/large")
+    args = ap.parse_args()
+    write_fixture(args.out, "quant_cnn_op13", "quant_cnn", build_cnn, seed=0,
+                  note="static INT8 (QOperator): uint8 activations, int8 per-channel weights")
+    write_fixture(args.out, "quant_mlp_dyn_op13", "quant_mlp_dyn", build_mlp_dyn, seed=1,
+                  note="dynamic INT8 (MatMulInteger); per-batch activation range, so rows are not independent")
+    if args.large:
+        os.makedirs(LARGE_DIR, exist_ok=True)
+        write_fixture(LARGE_DIR, "quant_cnn_large_op13", "quant_cnn",
+                      lambda rng: build_cnn(rng, c0=3, hw=64, c1=64, c2=128, classes=100), seed=2, large=True,
+                      note="static INT8 (QOperator), 64x64 input, 64/128 channels: for timing")
+
+
+if __name__ == "__main__":
+    main()
