@@ -321,16 +321,26 @@ static ladle_status plan_fill(op_ctx *c, conv_plan *p, const float *x, int64_t n
 
 /* --- Conv ---------------------------------------------------------------------------------- */
 
+/* Weights packed at init for one of the two GEMM forms: pa (8-row panels per group) for the
+ * channel-major form, or pb (W^T in 48-column panels, group 1 only) for the pixel-major form,
+ * which deep layers (many channels, hence few pixels) get. */
 typedef struct conv_state {
   int64_t M, K, G, Mg;
   size_t pa_size; /* floats per group */
-  float *pa;      /* weights packed per group */
+  float *pa;
+  float *pb;
 } conv_state;
+
+/* Whether a conv with these weights is expected to have few output pixels: deep layers. */
+static bool prefer_pixel_major(int64_t G, int64_t M, int64_t K, int rank) {
+  return G == 1 && M >= 128 && K >= 512 && rank <= 4 && gemm_have_avx512();
+}
 
 static void conv_state_free(void *s) {
   conv_state *cs = s;
   if (!cs) return;
   free(cs->pa);
+  free(cs->pb);
   free(cs);
 }
 
@@ -349,14 +359,20 @@ static ladle_status conv_init(const graph *g, node *n, errbuf *e) {
   cs->G = G;
   cs->Mg = Mg;
   cs->pa_size = gemm_pack_a_size(Mg, K);
-  size_t bytes = cs->pa_size * (size_t)G * sizeof(float);
-  cs->pa = aligned_alloc(64, (bytes + 63) / 64 * 64);
-  if (!cs->pa) {
+  if (prefer_pixel_major(G, M, K, w->ndim)) {
+    size_t bytes = gemm_pack_b_size(K, M) * sizeof(float);
+    cs->pb = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (cs->pb) gemm_pack_b(cs->pb, w->data, K, M, 1, K);
+  } else {
+    size_t bytes = cs->pa_size * (size_t)G * sizeof(float);
+    cs->pa = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    for (int64_t gi = 0; cs->pa && gi < G; gi++)
+      gemm_pack_a(cs->pa + gi * cs->pa_size, (const float *)w->data + gi * Mg * K, Mg, K, K, 1);
+  }
+  if (!cs->pa && !cs->pb) {
     conv_state_free(cs);
     return LADLE_OK; /* packed per run instead */
   }
-  for (int64_t gi = 0; gi < G; gi++)
-    gemm_pack_a(cs->pa + gi * cs->pa_size, (const float *)w->data + gi * Mg * K, Mg, K, K, 1);
   n->state = cs;
   return LADLE_OK;
 }
@@ -572,6 +588,59 @@ static bool depthwise_direct(op_ctx *c, const conv_dims *cd, const float *x, con
   return true;
 }
 
+/* --- pixel-major form ---------------------------------------------------------------------- */
+
+typedef struct pix_panels {
+  const conv_plan *p;
+  int64_t per_row; /* panels per output row */
+  float *y;
+} pix_panels;
+
+/* Panel i: up to 8 pixels of one output row of one image. */
+static void pix_panel(void *ud, int64_t i, const float **a, int *rows, float **ydst) {
+  const pix_panels *pp = ud;
+  const conv_plan *p = pp->p;
+  int64_t OH = p->out[1], OW = p->out[2];
+  int64_t cw = i % pp->per_row, oh = i / pp->per_row % OH, n = i / (pp->per_row * OH);
+  int64_t ow0 = cw * GEMM_MR;
+  *rows = (int)(OW - ow0 < GEMM_MR ? OW - ow0 : GEMM_MR);
+  *a = p->buf + n * p->cd.C * p->chan + oh * p->ws + ow0;
+  *ydst = pp->y + n * p->cd.M * OH * OW + oh * OW + ow0;
+}
+
+/* Fraction of computed lanes that are outputs in each form (the pixel-major form wastes only
+ * channel lanes past a multiple of 16). */
+static double lanes_useful_direct(const conv_plan *p) {
+  int64_t cols = p->out[1] * p->ws, full = cols / GEMM_NR * GEMM_NR, rest = cols - full;
+  return (double)(p->out[1] * p->out[2]) / (double)(full + (rest + 15) / 16 * 16);
+}
+
+static double lanes_useful_pixel(const conv_plan *p) {
+  return (double)p->cd.M / (double)((p->cd.M + 15) / 16 * 16);
+}
+
+static ladle_status conv_pixel_major(op_ctx *c, conv_plan *p, const float *x, const float *pb,
+                                     const int64_t *offs, const float *bias, float *y) {
+  const node *n = op_node(c);
+  ladle_status s;
+  if ((s = plan_fill(c, p, x, 0, p->cd.N))) return s;
+  pix_panels pp = {p, (p->out[2] + GEMM_MR - 1) / GEMM_MR, y};
+  gemm_pix g;
+  memset(&g, 0, sizeof g);
+  g.panels = p->cd.N * p->out[1] * pp.per_row;
+  g.k = p->K;
+  g.n = p->cd.M;
+  g.b = pb;
+  g.aoffs = offs;
+  g.bias = bias;
+  g.act_node = n->act != ACT_NONE ? n : NULL;
+  g.ldy = p->out[1] * p->out[2];
+  g.kc = 128; /* one tile of weights (24 KB) stays in L1 while the panels stream by */
+  g.panel = pix_panel;
+  g.ud = &pp;
+  return gemm_run_pix(c, 2, &g);
+}
+
 static ladle_status conv_read_dims(op_ctx *c, const ladle_tensor *x, const ladle_tensor *w,
                                    const ladle_tensor *b, conv_dims *cd) {
   const node *n = op_node(c);
@@ -665,9 +734,24 @@ static ladle_status run_conv(op_ctx *c) {
   }
   for (int64_t ci = 0; ci < cd.Cg; ci++)
     for (int64_t t = 0; t < p.taps; t++) offs[ci * p.taps + t] = ci * p.chan + tapoff[t];
+  const conv_state *cs0 = n->state;
+  bool shape_ok = cs0 && cs0->M == cd.M && cs0->K == p.K && cs0->G == cd.G;
+  bool pixel = cd.G == 1 && p.out[0] == 1 && gemm_have_avx512() &&
+               (shape_ok ? cs0->pb != NULL
+                         : !cs0 && p.K >= 64 && lanes_useful_pixel(&p) > lanes_useful_direct(&p) + 0.04);
+  if (pixel) {
+    const float *pb = shape_ok ? cs0->pb : NULL;
+    if (!pb) {
+      float *tmp = op_scratch(c, 1, gemm_pack_b_size(p.K, cd.M) * sizeof(float));
+      if (!tmp) return op_fail(c, LADLE_ERR_NOMEM, "out of memory packing weights");
+      gemm_pack_b(tmp, w->data, p.K, cd.M, 1, p.K);
+      pb = tmp;
+    }
+    return conv_pixel_major(c, &p, x->data, pb, offs, b ? b->data : NULL, y->data);
+  }
   conv_job j = {&p, 0, NULL, 0, offs, b ? b->data : NULL, y->data};
   const conv_state *cs = n->state;
-  if (cs && cs->M == cd.M && cs->K == p.K && cs->G == cd.G) {
+  if (cs && cs->M == cd.M && cs->K == p.K && cs->G == cd.G && cs->pa) {
     j.pa = cs->pa;
     j.pa_size = cs->pa_size;
   } else {

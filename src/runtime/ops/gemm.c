@@ -469,6 +469,172 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
   return LADLE_OK;
 }
 
+/* --- pixel-major products ------------------------------------------------------------------ */
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi,bmi2")
+
+/* Like ukern_body with A read in place (row p at a + aoffs[p], MR consecutive floats) and B a
+ * 48-column panel. */
+static inline __attribute__((always_inline)) void ukpix_body(const int MR, const int NV,
+                                                             int64_t kc, const float *a,
+                                                             const int64_t *aoffs, const float *b,
+                                                             int nlast, float *t, bool load_t) {
+  __m512 acc[GEMM_MR][3];
+  __mmask16 ml = (__mmask16)((1u << nlast) - 1u);
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++)
+      acc[r][v] = load_t ? _mm512_load_ps(t + r * GEMM_NR + v * 16) : _mm512_setzero_ps();
+  for (int64_t p = 0; p < kc; p++, b += GEMM_NR) {
+    const float *ap = a + aoffs[p];
+    __m512 bv[3];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++)
+      bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(ml, b + v * 16) : _mm512_load_ps(b + v * 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      __m512 av = _mm512_set1_ps(ap[r]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; v++) _mm512_store_ps(t + r * GEMM_NR + v * 16, acc[r][v]);
+}
+
+typedef void (*ukpix_fn)(int64_t kc, const float *a, const int64_t *aoffs, const float *b,
+                         int nlast, float *t, bool load_t);
+
+#define UKP_DEF(MR_, NV_)                                                                      \
+  static void ukpix_##MR_##_##NV_(int64_t kc, const float *a, const int64_t *aoffs,           \
+                                  const float *b, int nlast, float *t, bool load_t) {         \
+    ukpix_body(MR_, NV_, kc, a, aoffs, b, nlast, t, load_t);                                   \
+  }
+#define UKP_ROW(MR_) UKP_DEF(MR_, 1) UKP_DEF(MR_, 2) UKP_DEF(MR_, 3)
+UKP_ROW(1) UKP_ROW(2) UKP_ROW(3) UKP_ROW(4) UKP_ROW(5) UKP_ROW(6) UKP_ROW(7) UKP_ROW(8)
+#undef UKP_ROW
+#undef UKP_DEF
+
+#define UKP_ENT(MR_) {ukpix_##MR_##_1, ukpix_##MR_##_2, ukpix_##MR_##_3}
+static const ukpix_fn ukpix_tab[GEMM_MR][3] = {UKP_ENT(1), UKP_ENT(2), UKP_ENT(3), UKP_ENT(4),
+                                               UKP_ENT(5), UKP_ENT(6), UKP_ENT(7), UKP_ENT(8)};
+#undef UKP_ENT
+
+/* Stores tile t (mr pixels × ncv channels from channel j0) transposed: channel c's mr values
+ * are contiguous in y. */
+static void pix_finish(const float *t, int mr, int64_t j0, int64_t ncv, float *ydst, int64_t ldy,
+                       const float *bias, const act_spec *act) {
+  for (int64_t v = 0; v * 16 < ncv; v++) {
+    int64_t lanes = ncv - v * 16 < 16 ? ncv - v * 16 : 16;
+    __mmask16 mk = (__mmask16)((1u << lanes) - 1u);
+    __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + j0 + v * 16) : _mm512_setzero_ps();
+    float tr[GEMM_MR][16] __attribute__((aligned(64)));
+    for (int r = 0; r < mr; r++)
+      _mm512_store_ps(tr[r], act_v(act, _mm512_add_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), bv)));
+    for (int64_t l = 0; l < lanes; l++) {
+      float *dst = ydst + (j0 + v * 16 + l) * ldy;
+      for (int r = 0; r < mr; r++) dst[r] = tr[r][l];
+    }
+  }
+}
+
+#pragma GCC pop_options
+
+typedef struct pix_job {
+  const gemm_pix *g;
+  int64_t nq;
+  int64_t pchunk, qchunk, qtasks;
+  float *cbuf;
+  atomic_uint slots;
+  act_spec act;
+} pix_job;
+
+static void pix_task(void *arg, int64_t task) {
+  pix_job *j = arg;
+  const gemm_pix *g = j->g;
+  int64_t i0 = task / j->qtasks * j->pchunk, q0 = task % j->qtasks * j->qchunk;
+  int64_t i1 = i0 + j->pchunk < g->panels ? i0 + j->pchunk : g->panels;
+  int64_t q1 = q0 + j->qchunk < j->nq ? q0 + j->qchunk : j->nq;
+  int64_t k = g->k, kcb = g->kc > 0 ? g->kc : KC, nkb = k > 0 ? (k + kcb - 1) / kcb : 1;
+  if (nkb > 1) kcb = (k + nkb - 1) / nkb;
+  float local[TILE] __attribute__((aligned(64)));
+  float *cb = local;
+  unsigned bit = 0;
+  if (nkb > 1) {
+    /* the same slot protocol as run_task */
+    for (;;) {
+      unsigned cur = atomic_load(&j->slots), free_bits = ~cur;
+      if (!free_bits) continue;
+      unsigned b = (unsigned)__builtin_ctz(free_bits);
+      if (atomic_compare_exchange_weak(&j->slots, &cur, cur | (1u << b))) {
+        bit = b;
+        cb = j->cbuf + (size_t)b * CBUF_FLOATS;
+        break;
+      }
+    }
+  }
+  for (int64_t kb = 0; kb < nkb; kb++) {
+    int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
+    if (kc < 0) kc = 0;
+    bool last = kb == nkb - 1;
+    /* tile outer, panel inner: the tile's weights stay in L1 while the panels' pixel rows
+     * (one or two lines per k) stream by */
+    for (int64_t q = q0; q < q1; q++) {
+      int64_t j0 = q * GEMM_NR, ncv = g->n - j0 < GEMM_NR ? g->n - j0 : GEMM_NR;
+      int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
+      const float *bq = g->b + q * GEMM_NR * k + k0 * GEMM_NR;
+      for (int64_t ip = i0; ip < i1; ip++) {
+        const float *a;
+        float *ydst;
+        int mr;
+        g->panel(g->ud, ip, &a, &mr, &ydst);
+        float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
+        ukpix_tab[mr - 1][nv - 1](kc, a, g->aoffs + k0, bq, nlast, t, kb > 0);
+        if (last) pix_finish(t, mr, j0, ncv, ydst, g->ldy, g->bias, &j->act);
+      }
+    }
+  }
+  if (nkb > 1) atomic_fetch_and(&j->slots, ~(1u << bit));
+}
+
+ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
+  pix_job j;
+  memset(&j, 0, sizeof j);
+  if (g->panels <= 0 || g->n <= 0) return LADLE_OK;
+  j.g = g;
+  j.act = act_of(g->act_node);
+  j.nq = cdiv(g->n, GEMM_NR);
+  int64_t pcount = cdiv(g->panels, TASK_PANELS), qcount = cdiv(j.nq, TASK_TILES);
+  int threads = op_threads(c);
+  double macs = (double)g->panels * GEMM_MR * (double)g->k * (double)g->n;
+  bool par = threads > 1 && macs >= PAR_MIN_MACS;
+  if (par) { /* more, balanced chunks: panels first (each streams the same weights), then tiles */
+    int64_t want = 4 * (int64_t)threads;
+    while (pcount * qcount < want && pcount < g->panels) pcount++;
+    while (pcount * qcount < want && qcount < j.nq) qcount++;
+  }
+  j.pchunk = cdiv(g->panels, pcount);
+  j.qchunk = cdiv(j.nq, qcount);
+  j.qtasks = cdiv(j.nq, j.qchunk);
+  int64_t tasks = cdiv(g->panels, j.pchunk) * j.qtasks;
+  int nslots = par ? threads : 1;
+  if (nslots > 32) nslots = 32;
+  if (g->k > (g->kc > 0 ? g->kc : KC)) {
+    j.cbuf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
+    if (!j.cbuf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
+  }
+  atomic_init(&j.slots, 0u);
+  if (par)
+    tpool_run(op_pool(c), tasks, pix_task, &j);
+  else
+    for (int64_t t = 0; t < tasks; t++) pix_task(&j, t);
+  return LADLE_OK;
+}
+
 /* --- Gemm ---------------------------------------------------------------------------------- */
 
 typedef struct gemm_state {

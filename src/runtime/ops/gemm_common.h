@@ -74,6 +74,29 @@ typedef struct gemm_shape {
 ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, gemm_prod_fn get,
                       void *ud);
 
+/* Pixel-major products, for convs with few output pixels per channel: C^T = im2col^T · W^T,
+ * so the 16-lane vectors run along output channels (no lanes lost to a short or gappy pixel
+ * row) and the weights stream once for every pixel of the batch. A's rows are output pixels
+ * read in place from the conv's padded input: a panel is up to 8 pixels of one output row,
+ * A(r, p) = a[aoffs[p] + r]. B is W^T packed into 48-column panels (gemm_pack_b). The result
+ * lands transposed: y(r, c) = act(alpha * acc + bias[c]) at ydst[c * ldy + r]. Needs AVX-512
+ * (gemm_have_avx512). */
+typedef void (*gemm_panel_fn)(void *ud, int64_t i, const float **a, int *rows, float **ydst);
+
+typedef struct gemm_pix {
+  int64_t panels, k, n;   /* pixel panels, K, output channels */
+  const float *b;         /* W^T in 48-column panels */
+  const int64_t *aoffs;   /* k offsets */
+  const float *bias;      /* n values, or NULL */
+  const node *act_node;
+  int64_t ldy;
+  int64_t kc;             /* K block (0: the default) */
+  gemm_panel_fn panel;
+  void *ud;
+} gemm_pix;
+
+ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g);
+
 /* Whether this CPU runs the AVX-512 kernels (else the plain C ones run). */
 bool gemm_have_avx512(void);
 
