@@ -332,8 +332,16 @@ static void prefetch_c(const gemm_shape *s, const gemm_prod *p, int mr, int64_t 
 }
 
 bool gemm_have_avx512(void) {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+  static atomic_int have = -1; /* -1: not yet known */
+  int h = atomic_load_explicit(&have, memory_order_relaxed);
+  if (h < 0) {
+    const char *off = getenv("LADLE_DISABLE_AVX512");
+    h = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+        !(off && off[0] && strcmp(off, "0") != 0);
+    atomic_store_explicit(&have, h, memory_order_relaxed);
+  }
+  return h == 1;
 }
 
 /* --- the driver ---------------------------------------------------------------------------- */

@@ -97,7 +97,8 @@ typedef struct gemm_pix {
 
 ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g);
 
-/* Whether this CPU runs the AVX-512 kernels (else the plain C ones run). */
+/* Whether this CPU runs the AVX-512 kernels (else the plain C ones run). Setting the
+ * environment variable LADLE_DISABLE_AVX512=1 forces the plain kernels (tests, diagnosis). */
 bool gemm_have_avx512(void);
 
 /* Plain reference: C = act(alpha*A·B + (accumulate ? C : 0) + bias_row + bias_col), with
