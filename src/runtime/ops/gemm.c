@@ -616,15 +616,20 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
   j.g = g;
   j.act = act_of(g->act_node);
   j.nq = cdiv(g->n, GEMM_NR);
-  int64_t pcount = cdiv(g->panels, TASK_PANELS), qcount = cdiv(j.nq, TASK_TILES);
   int threads = op_threads(c);
   double macs = (double)g->panels * GEMM_MR * (double)g->k * (double)g->n;
   bool par = threads > 1 && macs >= PAR_MIN_MACS;
-  if (par) { /* more, balanced chunks: panels first (each streams the same weights), then tiles */
+  /* Split the channels (weights) first: every task streams its own weights once for all its
+   * panels. Panels are split only as the tile buffer demands or to find enough tasks. */
+  int64_t qcount = cdiv(j.nq, TASK_TILES);
+  if (par) {
     int64_t want = 4 * (int64_t)threads;
-    while (pcount * qcount < want && pcount < g->panels) pcount++;
-    while (pcount * qcount < want && qcount < j.nq) qcount++;
+    if (qcount < want) qcount = want < j.nq ? want : j.nq;
   }
+  int64_t max_panels = (int64_t)(CBUF_FLOATS / TILE) / cdiv(j.nq, qcount);
+  int64_t pcount = cdiv(g->panels, max_panels);
+  if (par)
+    while (pcount * qcount < 4 * (int64_t)threads && pcount < g->panels) pcount++;
   j.pchunk = cdiv(g->panels, pcount);
   j.qchunk = cdiv(j.nq, qcount);
   j.qtasks = cdiv(j.nq, j.qchunk);
