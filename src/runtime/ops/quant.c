@@ -26,6 +26,8 @@
 #define QNR 16 /* columns per panel */
 #define QMR 8  /* rows per micro-tile */
 #define QCB 64 /* columns per task block (multiple of 2 panels) */
+#define DW_MAX_TAPS 64 /* kernel taps the depthwise path keeps on its stack */
+#define NHWC_MIN_CG 8  /* channels per group from which 2-D convolutions take the implicit path */
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -43,10 +45,12 @@ static int32_t qget(const ladle_tensor *t, int64_t i) {
   }
 }
 
-/* round(v) + zp saturated to [lo, hi]; NaN saturates to hi (no UB on the conversion). */
+/* round(v) + zp saturated to [lo, hi]; NaN saturates to lo (no UB on the conversion). */
 static inline int32_t q_round(float v, float zp, float lo, float hi) {
   float r = nearbyintf(v) + zp;
-  return (int32_t)fmaxf(fminf(r, hi), lo);
+  r = r >= lo ? r : lo;
+  r = r <= hi ? r : hi;
+  return (int32_t)r;
 }
 
 static inline void q_store8(void *y, int dt, int64_t i, int32_t v) {
@@ -212,9 +216,9 @@ static ladle_status run_dynamic_quantize(op_ctx *c) {
   int64_t n = ladle_tensor_numel(x);
   const float *xp = x->data;
   float mn = 0.0f, mx = 0.0f;
-  for (int64_t i = 0; i < n; i++) {
-    mn = fminf(mn, xp[i]);
-    mx = fmaxf(mx, xp[i]);
+  for (int64_t i = 0; i < n; i++) { /* NaN compares false and is skipped */
+    mn = xp[i] < mn ? xp[i] : mn;
+    mx = xp[i] > mx ? xp[i] : mx;
   }
   if (!isfinite(mn) || !isfinite(mx))
     return op_fail(c, LADLE_ERR_INVALID, "x holds infinite values: no finite quantization range");
@@ -257,14 +261,14 @@ static void prep_a(const void *a, int dt, int64_t m, int64_t k, int64_t lda, uin
 
 /* Writes k-group g of the packed panels at dst (panel of the block's column 0 first) from four
  * source rows r[t][0..w) (NULL: past K, zeros), flipping uint8 into int8 with flip = 0x80, and
- * adds the column sums into cs[0..w). Columns past w up to the panel's end are zero. */
-static void pack_group(int8_t *dst, int64_t kp, int64_t g, const uint8_t *const r[QK], int64_t w, uint8_t flip,
-                       int32_t *cs) {
-  int64_t wp = round_up(w, QNR);
-  for (int64_t j0 = 0; j0 < wp; j0 += QNR) {
-    int8_t *o = dst + (j0 / QNR) * kp * QNR + g * QNR * QK;
+ * adds the column sums into cs[0..w). Columns past w up to the panel's end are zero. Panels
+ * [q0, q1) only (the others are done by the vector path). */
+static void pack_group_plain(int8_t *dst, int64_t kp, int64_t g, const uint8_t *const r[QK], int64_t w,
+                             uint8_t flip, int32_t *cs, int64_t q0, int64_t q1) {
+  for (int64_t q = q0; q < q1; q++) {
+    int8_t *o = dst + q * kp * QNR + g * QNR * QK;
     for (int64_t jj = 0; jj < QNR; jj++) {
-      int64_t j = j0 + jj;
+      int64_t j = q * QNR + jj;
       int32_t sum = 0;
       for (int t = 0; t < QK; t++) {
         int8_t v = (r[t] && j < w) ? (int8_t)(r[t][j] ^ flip) : 0;
@@ -273,18 +277,6 @@ static void pack_group(int8_t *dst, int64_t kp, int64_t g, const uint8_t *const 
       }
       if (j < w) cs[j] += sum;
     }
-  }
-}
-
-/* Packs columns [0, w) of a k-row matrix whose row p is b + p*ldb (uint8 or int8). */
-static void pack_b_plain(int8_t *dst, const uint8_t *b, int64_t ldb, int64_t k, int64_t w, int dt, int32_t *cs) {
-  int64_t kp = round_up(k, QK);
-  uint8_t flip = dt == LADLE_UINT8 ? 0x80 : 0;
-  for (int64_t j = 0; j < w; j++) cs[j] = 0;
-  for (int64_t g = 0; g < kp / QK; g++) {
-    const uint8_t *r[QK];
-    for (int t = 0; t < QK; t++) r[t] = g * QK + t < k ? b + (g * QK + t) * ldb : NULL;
-    pack_group(dst, kp, g, r, w, flip, cs);
   }
 }
 
@@ -324,55 +316,43 @@ struct qjob {
   bool vnni;
 };
 
-/* Corrects the raw sums t (mr rows of QMR*... columns, row stride ldt) of rows i0.. and columns
- * j0.. (nc of them) and stores them into the output. */
+/* The per-row terms of the correction: acc = raw - zb_j*rr - za*cs_j + bias. */
+typedef struct qrow {
+  uint32_t za, rr, bias;
+  float mul; /* requantization multiplier of the row (times mcol[j] when per column) */
+} qrow;
+
+static inline qrow q_row(const qjob *jb, const qprod *p, int64_t i) {
+  qrow r;
+  r.za = (uint32_t)p->za[p->za_row ? i : 0];
+  r.rr = (uint32_t)p->rs[i] - (uint32_t)jb->k * r.za;
+  r.bias = p->bias ? (uint32_t)p->bias[i] : 0;
+  r.mul = p->mrow ? p->mrow[i] : jb->mul;
+  return r;
+}
+
+/* Plain epilogue: corrects the raw sums t (mr rows, row stride ldt) of rows i0.. and columns
+ * j0.. (nc <= 32 of them) and stores them into the output. */
 static void q_epilogue(const qjob *jb, const qprod *p, const int32_t *t, int64_t ldt, int64_t i0, int mr,
                        int64_t j0, int nc) {
-  uint32_t K = (uint32_t)jb->k;
   float lo = (float)q_lo(jb->out_dt), hi = (float)q_hi(jb->out_dt), yz = (float)jb->yzp;
   for (int r = 0; r < mr; r++) {
     int64_t i = i0 + r;
-    uint32_t za = (uint32_t)p->za[p->za_row ? i : 0];
-    uint32_t rr = (uint32_t)p->rs[i] - K * za, bias = p->bias ? (uint32_t)p->bias[i] : 0;
-    const int32_t *tr = t + r * ldt;
-    const int32_t *cs = p->cs + j0;
-    if (jb->out_dt == LADLE_INT32) {
-      int32_t *y = (int32_t *)p->y + i * jb->n + j0;
-      if (p->zb_col) {
-        const int32_t *zb = p->zb + j0;
-        for (int j = 0; j < nc; j++)
-          y[j] = (int32_t)((uint32_t)tr[j] - (uint32_t)zb[j] * rr - za * (uint32_t)cs[j] + bias);
-      } else {
-        uint32_t zb = (uint32_t)p->zb[0], cst = zb * rr - bias;
-        for (int j = 0; j < nc; j++) y[j] = (int32_t)((uint32_t)tr[j] - cst - za * (uint32_t)cs[j]);
-      }
-      continue;
-    }
-    float mr_ = p->mrow ? p->mrow[i] : jb->mul;
-    int32_t acc[QNR * 2];
-    if (p->zb_col) {
-      const int32_t *zb = p->zb + j0;
-      for (int j = 0; j < nc; j++)
-        acc[j] = (int32_t)((uint32_t)tr[j] - (uint32_t)zb[j] * rr - za * (uint32_t)cs[j] + bias);
-    } else {
-      uint32_t zb = (uint32_t)p->zb[0], cst = zb * rr - bias;
-      for (int j = 0; j < nc; j++) acc[j] = (int32_t)((uint32_t)tr[j] - cst - za * (uint32_t)cs[j]);
+    qrow rw = q_row(jb, p, i);
+    const int32_t *tr = t + r * ldt, *cs = p->cs + j0;
+    int32_t acc[2 * QNR];
+    for (int j = 0; j < nc; j++) {
+      uint32_t zb = (uint32_t)p->zb[p->zb_col ? j0 + j : 0];
+      acc[j] = (int32_t)((uint32_t)tr[j] - zb * rw.rr - rw.za * (uint32_t)cs[j] + rw.bias);
     }
     int64_t yo = i * jb->n + j0;
-    if (jb->out_dt == LADLE_UINT8) {
-      uint8_t *y = (uint8_t *)p->y + yo;
-      if (p->mcol) {
-        for (int j = 0; j < nc; j++) y[j] = (uint8_t)q_round((float)acc[j] * (mr_ * p->mcol[j0 + j]), yz, lo, hi);
-      } else {
-        for (int j = 0; j < nc; j++) y[j] = (uint8_t)q_round((float)acc[j] * mr_, yz, lo, hi);
+    for (int j = 0; j < nc; j++) {
+      if (jb->out_dt == LADLE_INT32) {
+        ((int32_t *)p->y)[yo + j] = acc[j];
+        continue;
       }
-    } else {
-      int8_t *y = (int8_t *)p->y + yo;
-      if (p->mcol) {
-        for (int j = 0; j < nc; j++) y[j] = (int8_t)q_round((float)acc[j] * (mr_ * p->mcol[j0 + j]), yz, lo, hi);
-      } else {
-        for (int j = 0; j < nc; j++) y[j] = (int8_t)q_round((float)acc[j] * mr_, yz, lo, hi);
-      }
+      float m = p->mcol ? rw.mul * p->mcol[j0 + j] : rw.mul;
+      q_store8(p->y, jb->out_dt, yo + j, q_round((float)acc[j] * m, yz, lo, hi));
     }
   }
 }
@@ -396,12 +376,55 @@ static void qtile_plain(const uint8_t *a, int64_t kp, int mr, const int8_t *b, i
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
 #include <immintrin.h>
 
-static inline __attribute__((always_inline)) void qtile_body(const uint8_t *a, int64_t kp, const int MR,
-                                                            const int8_t *b0, const int8_t *b1, int32_t *t) {
+/* Vector packing of k-group g for panel q (all 16 columns inside w): interleaves 16 bytes of
+ * each of the four rows into 16 columns × 4 bytes, and adds the column sums with one VNNI dot
+ * product against ones. */
+static void pack_panel_vec(int8_t *dst, int64_t kp, int64_t g, const uint8_t *const r[QK], uint8_t flip,
+                           int32_t *cs, int64_t q) {
+  __m128i fl = _mm_set1_epi8((char)flip), v[QK];
+  for (int t = 0; t < QK; t++)
+    v[t] = r[t] ? _mm_xor_si128(_mm_loadu_si128((const __m128i *)(r[t] + q * QNR)), fl) : _mm_setzero_si128();
+  __m128i t0 = _mm_unpacklo_epi8(v[0], v[1]), t1 = _mm_unpackhi_epi8(v[0], v[1]);
+  __m128i t2 = _mm_unpacklo_epi8(v[2], v[3]), t3 = _mm_unpackhi_epi8(v[2], v[3]);
+  __m512i o = _mm512_castsi128_si512(_mm_unpacklo_epi16(t0, t2));
+  o = _mm512_inserti32x4(o, _mm_unpackhi_epi16(t0, t2), 1);
+  o = _mm512_inserti32x4(o, _mm_unpacklo_epi16(t1, t3), 2);
+  o = _mm512_inserti32x4(o, _mm_unpackhi_epi16(t1, t3), 3);
+  _mm512_storeu_si512(dst + q * kp * QNR + g * QNR * QK, o);
+  __m512i s = _mm512_loadu_si512(cs + q * QNR);
+  _mm512_storeu_si512(cs + q * QNR, _mm512_dpbusd_epi32(s, _mm512_set1_epi8(1), o));
+}
+
+/* Corrects one vector of raw sums (row i, columns j.. under mask m) and stores it. */
+static inline __attribute__((always_inline)) void epi_vec(const qjob *jb, const qprod *p, const qrow *rw,
+                                                          __m512i acc, int64_t i, int64_t j, __mmask16 m) {
+  __m512i cs = _mm512_maskz_loadu_epi32(m, p->cs + j);
+  __m512i zb = p->zb_col ? _mm512_maskz_loadu_epi32(m, p->zb + j) : _mm512_set1_epi32((int32_t)p->zb[0]);
+  acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zb, _mm512_set1_epi32((int32_t)rw->rr)));
+  acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(cs, _mm512_set1_epi32((int32_t)rw->za)));
+  acc = _mm512_add_epi32(acc, _mm512_set1_epi32((int32_t)rw->bias));
+  int64_t yo = i * jb->n + j;
+  if (jb->out_dt == LADLE_INT32) {
+    _mm512_mask_storeu_epi32((int32_t *)p->y + yo, m, acc);
+    return;
+  }
+  __m512 mul = _mm512_set1_ps(rw->mul);
+  if (p->mcol) mul = _mm512_mul_ps(mul, _mm512_maskz_loadu_ps(m, p->mcol + j));
+  __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  f = _mm512_add_ps(f, _mm512_set1_ps((float)jb->yzp));
+  f = _mm512_max_ps(f, _mm512_set1_ps((float)q_lo(jb->out_dt))); /* a NaN takes the bound */
+  f = _mm512_min_ps(f, _mm512_set1_ps((float)q_hi(jb->out_dt)));
+  _mm512_mask_cvtepi32_storeu_epi8((int8_t *)p->y + yo, m, _mm512_cvtps_epi32(f));
+}
+
+/* VNNI micro-tile: MR rows × two panels (b1 may repeat b0), corrected and stored in place. */
+static inline __attribute__((always_inline)) void qtile_body(const qjob *jb, const qprod *p, int64_t i0, const int MR,
+                                                            const int8_t *b0, const int8_t *b1, int64_t j, int nc) {
   __m512i acc0[QMR], acc1[QMR];
+  const uint8_t *a = p->a + i0 * jb->kp;
+  int64_t kp = jb->kp, ng = kp / QK;
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = _mm512_setzero_si512();
-  int64_t ng = kp / QK;
   for (int64_t g = 0; g < ng; g++) {
     __m512i v0 = _mm512_loadu_si512(b0 + g * QNR * QK), v1 = _mm512_loadu_si512(b1 + g * QNR * QK);
 #pragma GCC unroll 8
@@ -413,24 +436,27 @@ static inline __attribute__((always_inline)) void qtile_body(const uint8_t *a, i
       acc1[r] = _mm512_dpbusd_epi32(acc1[r], av, v1);
     }
   }
+  __mmask16 m0 = (__mmask16)(nc >= QNR ? 0xffff : (1u << nc) - 1u);
+  __mmask16 m1 = (__mmask16)(nc >= 2 * QNR ? 0xffff : nc > QNR ? (1u << (nc - QNR)) - 1u : 0);
 #pragma GCC unroll 8
   for (int r = 0; r < MR; r++) {
-    _mm512_storeu_si512(t + r * 2 * QNR, acc0[r]);
-    _mm512_storeu_si512(t + r * 2 * QNR + QNR, acc1[r]);
+    qrow rw = q_row(jb, p, i0 + r);
+    epi_vec(jb, p, &rw, acc0[r], i0 + r, j, m0);
+    if (m1) epi_vec(jb, p, &rw, acc1[r], i0 + r, j + QNR, m1);
   }
 }
 
-/* VNNI micro-tile: like qtile_plain, always computing two panels (b1 may repeat b0). */
-static void qtile_vnni(const uint8_t *a, int64_t kp, int mr, const int8_t *b0, const int8_t *b1, int32_t *t) {
+static void qtile_vnni(const qjob *jb, const qprod *p, int64_t i0, int mr, const int8_t *b0, const int8_t *b1,
+                       int64_t j, int nc) {
   switch (mr) {
-    case 8: qtile_body(a, kp, 8, b0, b1, t); break;
-    case 7: qtile_body(a, kp, 7, b0, b1, t); break;
-    case 6: qtile_body(a, kp, 6, b0, b1, t); break;
-    case 5: qtile_body(a, kp, 5, b0, b1, t); break;
-    case 4: qtile_body(a, kp, 4, b0, b1, t); break;
-    case 3: qtile_body(a, kp, 3, b0, b1, t); break;
-    case 2: qtile_body(a, kp, 2, b0, b1, t); break;
-    default: qtile_body(a, kp, 1, b0, b1, t); break;
+    case 8: qtile_body(jb, p, i0, 8, b0, b1, j, nc); break;
+    case 7: qtile_body(jb, p, i0, 7, b0, b1, j, nc); break;
+    case 6: qtile_body(jb, p, i0, 6, b0, b1, j, nc); break;
+    case 5: qtile_body(jb, p, i0, 5, b0, b1, j, nc); break;
+    case 4: qtile_body(jb, p, i0, 4, b0, b1, j, nc); break;
+    case 3: qtile_body(jb, p, i0, 3, b0, b1, j, nc); break;
+    case 2: qtile_body(jb, p, i0, 2, b0, b1, j, nc); break;
+    default: qtile_body(jb, p, i0, 1, b0, b1, j, nc); break;
   }
 }
 #pragma GCC pop_options
@@ -438,6 +464,27 @@ static void qtile_vnni(const uint8_t *a, int64_t kp, int mr, const int8_t *b0, c
 static bool have_vnni(void) {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
+/* k-group g of every panel covering columns [0, w): full panels by vector when vec. */
+static void pack_group(int8_t *dst, int64_t kp, int64_t g, const uint8_t *const r[QK], int64_t w, uint8_t flip,
+                       int32_t *cs, bool vec) {
+  int64_t full = vec ? w / QNR : 0, all = (w + QNR - 1) / QNR;
+  for (int64_t q = 0; q < full; q++) pack_panel_vec(dst, kp, g, r, flip, cs, q);
+  pack_group_plain(dst, kp, g, r, w, flip, cs, full, all);
+}
+
+/* Packs columns [0, w) of a k-row matrix whose row p is b + p*ldb (uint8 or int8). */
+static void pack_b_plain(int8_t *dst, const uint8_t *b, int64_t ldb, int64_t k, int64_t w, int dt, int32_t *cs,
+                         bool vec) {
+  int64_t kp = round_up(k, QK);
+  uint8_t flip = dt == LADLE_UINT8 ? 0x80 : 0;
+  for (int64_t j = 0; j < w; j++) cs[j] = 0;
+  for (int64_t g = 0; g < kp / QK; g++) {
+    const uint8_t *r[QK];
+    for (int t = 0; t < QK; t++) r[t] = g * QK + t < k ? b + (g * QK + t) * ldb : NULL;
+    pack_group(dst, kp, g, r, w, flip, cs, vec);
+  }
 }
 
 /* Task (product, column block): pack B's block when needed, then every row tile. */
@@ -462,11 +509,12 @@ static void q_task(void *arg, int64_t ti) {
     const int8_t *b1 = nc > QNR ? b0 + jb->kp * QNR : b0;
     for (int64_t i0 = 0; i0 < jb->m; i0 += QMR) {
       int mr = (int)(jb->m - i0 < QMR ? jb->m - i0 : QMR);
-      if (jb->vnni)
-        qtile_vnni(p.a + i0 * jb->kp, jb->kp, mr, b0, b1, t);
-      else
+      if (jb->vnni) {
+        qtile_vnni(jb, &p, i0, mr, b0, b1, j0 + jj, nc);
+      } else {
         qtile_plain(p.a + i0 * jb->kp, jb->kp, mr, b0, nc, t);
-      q_epilogue(jb, &p, t, 2 * QNR, i0, mr, j0 + jj, nc);
+        q_epilogue(jb, &p, t, 2 * QNR, i0, mr, j0 + jj, nc);
+      }
     }
   }
 }
@@ -519,7 +567,7 @@ static ladle_status mm_init_b(const graph *g, node *n, int bi) {
     mm_state_free(ms);
     return LADLE_OK;
   }
-  pack_b_plain(ms->bp, b->data, ms->n, ms->k, ms->n, ms->dt, ms->cs);
+  pack_b_plain(ms->bp, b->data, ms->n, ms->k, ms->n, ms->dt, ms->cs, have_vnni());
   n->state = ms;
   return LADLE_OK;
 }
@@ -635,7 +683,7 @@ static void mm_get(const qjob *jb, int64_t pi, qprod *p) {
 
 static void mm_pack(const qjob *jb, const qprod *p, int64_t j0, int64_t w, int8_t *dst, int32_t *cs) {
   const mm_ctx *x = jb->ud;
-  pack_b_plain(dst, (const uint8_t *)p->src + j0, x->d->n, x->d->k, w, x->b_dt, cs);
+  pack_b_plain(dst, (const uint8_t *)p->src + j0, x->d->n, x->d->k, w, x->b_dt, cs, jb->vnni);
 }
 
 /* A zero point of MatMulInteger: a scalar, one per row of A (m values, or [..., m, 1] with A's
@@ -749,7 +797,7 @@ static ladle_status run_mm(op_ctx *c, bool qlinear) {
     if (x.packed)
       for (int64_t i = 0; i < d.b_mats; i++)
         pack_b_plain(x.bp + i * (int64_t)packed_size(kp, d.n), x.b + i * d.k * d.n, d.n, d.k, d.n, b->dtype,
-                     x.cs + i * n16);
+                     x.cs + i * n16, have_vnni());
   }
   qjob jb = {0};
   jb.m = d.m;
@@ -791,12 +839,49 @@ static ladle_status run_qlinearmatmul(op_ctx *c) { return run_mm(c, true); }
 
 /* --- ConvInteger / QLinearConv -------------------------------------------------------------- */
 
+/* Weights of every group packed for the implicit path: Cgp = Cg rounded up to 4, kp = taps·Cgp. */
+typedef struct nhwc_w {
+  int64_t G, Mg, Cg, Cgp, taps, kp;
+  int dt;
+  int8_t *bp;  /* G × packed_size(kp, Mg) */
+  int32_t *cs; /* G × round_up(Mg, 16) */
+} nhwc_w;
+
+static size_t nhwc_bp_size(int64_t G, int64_t kp, int64_t Mg) { return (size_t)G * packed_size(kp, Mg); }
+
+static void pack_w_nhwc(const uint8_t *w, int dt, int64_t G, int64_t Mg, int64_t Cg, int64_t taps, int8_t *bp,
+                        int32_t *cs) {
+  int64_t Cgp = round_up(Cg, QK), kp = taps * Cgp, m16 = round_up(Mg, QNR), c4n = Cgp / QK;
+  uint8_t flip = dt == LADLE_UINT8 ? 0x80 : 0;
+  for (int64_t g = 0; g < G; g++) {
+    int8_t *bg = bp + g * (int64_t)packed_size(kp, Mg);
+    int32_t *cg = cs + g * m16;
+    for (int64_t m = 0; m < m16; m++) cg[m] = 0;
+    for (int64_t q = 0; q < m16 / QNR; q++)
+      for (int64_t kg = 0; kg < kp / QK; kg++) {
+        int64_t tap = kg / c4n, c4 = kg % c4n;
+        int8_t *o = bg + q * kp * QNR + kg * QNR * QK;
+        for (int64_t jj = 0; jj < QNR; jj++) {
+          int64_t m = q * QNR + jj;
+          for (int t = 0; t < QK; t++) {
+            int64_t ch = c4 * QK + t;
+            int8_t v = 0;
+            if (m < Mg && ch < Cg) v = (int8_t)(w[((g * Mg + m) * Cg + ch) * taps + tap] ^ flip);
+            o[jj * QK + t] = v;
+            cg[m] += v;
+          }
+        }
+      }
+  }
+}
+
 /* Weights prepared at init when W is a constant: A' (M rows of kp) and row sums. */
 typedef struct qconv_state {
   int64_t m, k;
   int dt;
-  uint8_t *a;
+  uint8_t *a;   /* the im2col engine's A', or NULL */
   int32_t *rs;
+  nhwc_w nw;    /* the implicit path's packed weights (nw.bp NULL when not built) */
 } qconv_state;
 
 static void qconv_state_free(void *s) {
@@ -804,26 +889,67 @@ static void qconv_state_free(void *s) {
   if (!qs) return;
   free(qs->a);
   free(qs->rs);
+  free(qs->nw.bp);
+  free(qs->nw.cs);
   free(qs);
 }
 
+/* Whether node n's attributes make a 1×1, stride-1, unpadded convolution (run by the im2col
+ * engine straight from the input planes); the implicit path takes the other 1-D / 2-D ones. */
+static bool qconv_attr_direct(const node *n, const ladle_tensor *w) {
+  const int64_t *v;
+  int64_t cnt;
+  for (int d = 2; d < w->ndim; d++)
+    if (w->dims[d] != 1) return false;
+  if ((cnt = node_attr_ints(n, "strides", &v)) > 0)
+    for (int64_t i = 0; i < cnt; i++)
+      if (v[i] != 1) return false;
+  if ((cnt = node_attr_ints(n, "pads", &v)) > 0)
+    for (int64_t i = 0; i < cnt; i++)
+      if (v[i] != 0) return false;
+  return true;
+}
+
+/* Prepares a constant W for the path run() will take: nothing for depthwise, the implicit
+ * path's packed weights for 1-D / 2-D, A' otherwise. A failed allocation only means run()
+ * prepares them per run. */
 static ladle_status qconv_init_w(const graph *g, node *n, int wi) {
   const ladle_tensor *w = op_const_input(g, n, wi);
   if (!w || w->ndim < 3 || !is_q8(w->dtype)) return LADLE_OK;
-  int64_t m = w->dims[0], k = shape_numel(w->ndim - 1, w->dims + 1);
-  if (m <= 0 || k <= 0) return LADLE_OK;
+  int64_t m = w->dims[0], k = shape_numel(w->ndim - 1, w->dims + 1), G = node_attr_int(n, "group", 1);
+  int64_t cg = w->dims[1], taps = shape_numel(w->ndim - 2, w->dims + 2);
+  if (m <= 0 || k <= 0 || G < 1 || m % G != 0) return LADLE_OK;
+  if (cg == 1 && w->ndim <= 4 && taps <= DW_MAX_TAPS) return LADLE_OK; /* depthwise reads W as is */
   qconv_state *qs = calloc(1, sizeof *qs);
   if (!qs) return LADLE_OK;
   qs->m = m;
   qs->k = k;
   qs->dt = w->dtype;
-  qs->a = malloc((size_t)(m * round_up(k, QK)));
-  qs->rs = malloc(sizeof(int32_t) * (size_t)m);
-  if (!qs->a || !qs->rs) {
-    qconv_state_free(qs);
-    return LADLE_OK;
+  if (w->ndim <= 4 && cg >= NHWC_MIN_CG && !qconv_attr_direct(n, w)) {
+    nhwc_w *nw = &qs->nw;
+    nw->G = G;
+    nw->Mg = m / G;
+    nw->Cg = cg;
+    nw->Cgp = round_up(cg, QK);
+    nw->taps = taps;
+    nw->kp = taps * nw->Cgp;
+    nw->dt = w->dtype;
+    nw->bp = malloc(nhwc_bp_size(G, nw->kp, nw->Mg));
+    nw->cs = malloc(sizeof(int32_t) * (size_t)(G * round_up(nw->Mg, QNR)));
+    if (!nw->bp || !nw->cs) {
+      qconv_state_free(qs);
+      return LADLE_OK;
+    }
+    pack_w_nhwc(w->data, w->dtype, G, nw->Mg, cg, taps, nw->bp, nw->cs);
+  } else {
+    qs->a = malloc((size_t)(m * round_up(k, QK)));
+    qs->rs = malloc(sizeof(int32_t) * (size_t)m);
+    if (!qs->a || !qs->rs) {
+      qconv_state_free(qs);
+      return LADLE_OK;
+    }
+    prep_a(w->data, w->dtype, m, k, k, qs->a, qs->rs);
   }
-  prep_a(w->data, w->dtype, m, k, k, qs->a, qs->rs);
   n->state = qs;
   return LADLE_OK;
 }
@@ -837,6 +963,12 @@ static ladle_status qlinearconv_init(const graph *g, node *n, errbuf *e) {
   (void)e;
   return qconv_init_w(g, n, 3);
 }
+
+/* Row k of the im2col matrix: the offset of its input plane and its kernel tap. */
+typedef struct krow {
+  int64_t plane;
+  int64_t ko[WIN_MAX_SP];
+} krow;
 
 typedef struct qconv_ctx {
   win_geom g;
@@ -857,6 +989,15 @@ typedef struct qconv_ctx {
   void *y;
   size_t y_esz;
   bool direct;                     /* 1×1, stride 1, no pads: B rows are the input's planes */
+  const krow *krows;               /* K rows (not for direct) */
+  /* the depthwise path reads the weights as given */
+  const uint8_t *w;
+  int w_dt;
+  int32_t wshift;                  /* za[i] - wshift: the weight zero point as given */
+  int out_dt;
+  int32_t yzp;
+  float mul;
+  bool dw_vec;                     /* AVX-512BW for the depthwise rows */
 } qconv_ctx;
 
 static void qconv_get(const qjob *jb, int64_t pi, qprod *p) {
@@ -876,39 +1017,50 @@ static void qconv_get(const qjob *jb, int64_t pi, qprod *p) {
   p->src = x->x + (img * x->C + grp * x->Cg) * x->in_sp;
 }
 
-/* Row k (channel, kernel tap) of the im2col matrix over output positions [j0, j0 + w). */
-static void im2col_row(const qconv_ctx *x, const uint8_t *xg, int64_t k, int64_t j0, int64_t w, uint8_t *out) {
+/* Row k (channel, kernel tap) of the im2col matrix over output positions [j0, j0 + w), whose
+ * coordinates o0 are given: the input row's pad, inside and pad parts as memset / memcpy. */
+static void im2col_row(const qconv_ctx *x, const uint8_t *xg, const krow *kr, const int64_t *o0, int64_t w,
+                       uint8_t *out) {
   const win_geom *g = &x->g;
-  int nsp = g->nsp, last = nsp - 1;
-  int64_t ch = k / x->ksp, tap = k % x->ksp;
-  int64_t ko[WIN_MAX_SP], o[WIN_MAX_SP];
-  for (int d = last; d >= 0; d--) {
-    ko[d] = tap % g->k[d];
-    tap /= g->k[d];
-  }
-  int64_t j = j0;
-  for (int d = last; d >= 0; d--) {
-    o[d] = j % g->out[d];
-    j /= g->out[d];
-  }
-  const uint8_t *plane = xg + ch * x->in_sp;
+  int last = g->nsp - 1;
+  int64_t o[WIN_MAX_SP];
+  memcpy(o, o0, sizeof(int64_t) * (size_t)g->nsp);
+  const uint8_t *plane = xg + kr->plane;
+  int64_t s = g->s[last], in = g->in[last], kbase = kr->ko[last] * g->d[last] - g->pb[last];
   int64_t done = 0;
   while (done < w) {
     bool ok = true;
     int64_t off = 0;
     for (int d = 0; d < last; d++) {
-      int64_t ic = o[d] * g->s[d] + ko[d] * g->d[d] - g->pb[d];
+      int64_t ic = o[d] * g->s[d] + kr->ko[d] * g->d[d] - g->pb[d];
       if (ic < 0 || ic >= g->in[d]) ok = false;
       off = off * g->in[d] + ic;
     }
     int64_t run = g->out[last] - o[last];
     if (run > w - done) run = w - done;
+    uint8_t *dst = out + done;
     if (!ok) {
-      memset(out + done, x->xpad, (size_t)run);
+      memset(dst, x->xpad, (size_t)run);
     } else {
-      const uint8_t *row = plane + off * g->in[last];
-      int64_t s = g->s[last], iw = o[last] * s + ko[last] * g->d[last] - g->pb[last], in = g->in[last];
-      for (int64_t t = 0; t < run; t++, iw += s) out[done + t] = (iw >= 0 && iw < in) ? row[iw] : x->xpad;
+      const uint8_t *row = plane + off * in;
+      int64_t base = o[last] * s + kbase, lo, hi;
+      if (s == 1) {
+        lo = base >= 0 ? 0 : -base;
+        hi = in - base;
+      } else {
+        lo = base >= 0 ? 0 : (-base + s - 1) / s;
+        hi = base >= in ? 0 : (in - base + s - 1) / s;
+      }
+      lo = lo < run ? lo : run;
+      hi = hi < run ? hi : run;
+      hi = hi > lo ? hi : lo;
+      memset(dst, x->xpad, (size_t)lo);
+      if (s == 1) {
+        memcpy(dst + lo, row + base + lo, (size_t)(hi - lo));
+      } else {
+        for (int64_t t = lo; t < hi; t++) dst[t] = row[base + t * s];
+      }
+      memset(dst + hi, x->xpad, (size_t)(run - hi));
     }
     done += run;
     o[last] += run;
@@ -924,7 +1076,12 @@ static void qconv_pack(const qjob *jb, const qprod *p, int64_t j0, int64_t w, in
   const uint8_t *xg = p->src;
   uint8_t flip = x->x_dt == LADLE_UINT8 ? 0x80 : 0;
   uint8_t tmp[QK][QCB];
-  for (int64_t j = 0; j < w; j++) cs[j] = 0;
+  int64_t o0[WIN_MAX_SP], j = j0;
+  for (int d = x->g.nsp - 1; d >= 0; d--) {
+    o0[d] = j % x->g.out[d];
+    j /= x->g.out[d];
+  }
+  for (int64_t c = 0; c < w; c++) cs[c] = 0;
   for (int64_t g = 0; g < jb->kp / QK; g++) {
     const uint8_t *r[QK];
     for (int t = 0; t < QK; t++) {
@@ -934,12 +1091,515 @@ static void qconv_pack(const qjob *jb, const qprod *p, int64_t j0, int64_t w, in
       } else if (x->direct) {
         r[t] = xg + k * x->in_sp + j0;
       } else {
-        im2col_row(x, xg, k, j0, w, tmp[t]);
+        im2col_row(x, xg, &x->krows[k], o0, w, tmp[t]);
         r[t] = tmp[t];
       }
     }
-    pack_group(dst, jb->kp, g, r, w, flip, cs);
+    pack_group(dst, jb->kp, g, r, w, flip, cs, jb->vnni);
   }
+}
+
+/* --- depthwise: one input channel per group --------------------------------------------------
+ * A GEMM of one row per group wastes the engine; each (image, channel) is computed directly:
+ * output rows in chunks of int32 accumulators, one pass per tap over the columns whose input is
+ * inside the row (padding contributes (zp - zp)·w = 0 and is skipped). */
+#define DW_CHUNK 256
+
+/* acc[t] += (x[base + t*sw] - xz) * wv for t in [lo, hi): plain. */
+static void dw_row_plain(int32_t *acc, const uint8_t *row, bool u8, int64_t base, int64_t lo, int64_t hi,
+                         int64_t sw, int32_t xz, int32_t wv) {
+  if (u8)
+    for (int64_t t = lo; t < hi; t++) acc[t] += ((int32_t)row[base + t * sw] - xz) * wv;
+  else
+    for (int64_t t = lo; t < hi; t++) acc[t] += ((int32_t)(int8_t)row[base + t * sw] - xz) * wv;
+}
+
+/* Requantizes (or copies) cn accumulators into y[o..]: plain. */
+static void dw_store_plain(const qconv_ctx *x, const int32_t *acc, int64_t cn, size_t o, float mul) {
+  float lo = (float)q_lo(x->out_dt), hi = (float)q_hi(x->out_dt), yz = (float)x->yzp;
+  if (x->out_dt == LADLE_INT32) {
+    memcpy((int32_t *)x->y + o, acc, sizeof(int32_t) * (size_t)cn);
+    return;
+  }
+  for (int64_t t = 0; t < cn; t++) q_store8(x->y, x->out_dt, (int64_t)o + t, q_round((float)acc[t] * mul, yz, lo, hi));
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl")
+
+/* dw_row_plain for strides 1 and 2, 16 columns a step (masked loads never touch bytes past the
+ * last one the row needs). */
+static void dw_row_vec(int32_t *acc, const uint8_t *row, bool u8, int64_t base, int64_t lo, int64_t hi,
+                       int64_t sw, int32_t xz, int32_t wv) {
+  __m512i vz = _mm512_set1_epi32(xz), vw = _mm512_set1_epi32(wv);
+  for (int64_t t = lo; t < hi; t += 16) {
+    int cnt = (int)(hi - t < 16 ? hi - t : 16);
+    __mmask16 m = (__mmask16)((1u << cnt) - 1u);
+    __m512i v;
+    if (sw == 1) {
+      __m128i b = _mm_maskz_loadu_epi8(m, row + base + t);
+      v = u8 ? _mm512_cvtepu8_epi32(b) : _mm512_cvtepi8_epi32(b);
+    } else { /* 2*cnt - 1 bytes; the even ones are the columns */
+      __mmask32 mb = (__mmask32)((1ull << (2 * cnt - 1)) - 1u);
+      __m256i b = _mm256_maskz_loadu_epi8(mb, row + base + 2 * t);
+      __m512i w16 = u8 ? _mm512_cvtepu8_epi16(b) : _mm512_cvtepi8_epi16(b);
+      v = u8 ? _mm512_and_si512(w16, _mm512_set1_epi32(0xffff)) : _mm512_srai_epi32(_mm512_slli_epi32(w16, 16), 16);
+    }
+    __m512i a = _mm512_maskz_loadu_epi32(m, acc + t);
+    a = _mm512_add_epi32(a, _mm512_mullo_epi32(_mm512_sub_epi32(v, vz), vw));
+    _mm512_mask_storeu_epi32(acc + t, m, a);
+  }
+}
+
+static void dw_store_vec(const qconv_ctx *x, const int32_t *acc, int64_t cn, size_t o, float mul) {
+  if (x->out_dt == LADLE_INT32) {
+    memcpy((int32_t *)x->y + o, acc, sizeof(int32_t) * (size_t)cn);
+    return;
+  }
+  __m512 vm = _mm512_set1_ps(mul), vz = _mm512_set1_ps((float)x->yzp);
+  __m512 lo = _mm512_set1_ps((float)q_lo(x->out_dt)), hi = _mm512_set1_ps((float)q_hi(x->out_dt));
+  for (int64_t t = 0; t < cn; t += 16) {
+    int cnt = (int)(cn - t < 16 ? cn - t : 16);
+    __mmask16 m = (__mmask16)((1u << cnt) - 1u);
+    __m512 f = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, acc + t));
+    f = _mm512_roundscale_ps(_mm512_mul_ps(f, vm), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    f = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(f, vz), lo), hi);
+    _mm512_mask_cvtepi32_storeu_epi8((int8_t *)x->y + o + t, m, _mm512_cvtps_epi32(f));
+  }
+}
+#pragma GCC pop_options
+
+static bool have_avx512bw(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+}
+
+static void dw_task(void *arg, int64_t nm) {
+  const qconv_ctx *x = arg;
+  const win_geom *g = &x->g;
+  bool two = g->nsp == 2, u8 = x->x_dt == LADLE_UINT8, vec = x->dw_vec && g->s[two] <= 2;
+  int64_t H = two ? g->in[0] : 1, W = g->in[two], OH = two ? g->out[0] : 1, OW = g->out[two];
+  int64_t KH = two ? g->k[0] : 1, KW = g->k[two], sh = two ? g->s[0] : 1, sw = g->s[two];
+  int64_t dh = two ? g->d[0] : 1, dwl = g->d[two], ph = two ? g->pb[0] : 0, pw = g->pb[two];
+  int64_t n = nm / x->M, m = nm % x->M, ci = m / x->Mg;
+  const uint8_t *xc = x->x + (n * x->C + ci) * H * W;
+  int32_t wv_all[DW_MAX_TAPS];
+  int64_t lo[DW_MAX_TAPS], hi[DW_MAX_TAPS], base[DW_MAX_TAPS];
+  int32_t wz = x->za[x->za_row ? m : 0] - x->wshift, xz = x->zb[0] + (u8 ? 128 : 0);
+  for (int64_t t = 0; t < KH * KW; t++)
+    wv_all[t] = (x->w_dt == LADLE_UINT8 ? (int32_t)x->w[m * KH * KW + t] : (int32_t)(int8_t)x->w[m * KH * KW + t]) - wz;
+  int32_t bias = x->bias ? x->bias[m] : 0;
+  float mul = x->mrow ? x->mrow[m] : x->mul;
+  size_t yo = (size_t)((n * x->M + m) * OH * OW);
+  int32_t acc[DW_CHUNK];
+  for (int64_t c0 = 0; c0 < OW; c0 += DW_CHUNK) {
+    int64_t cn = OW - c0 < DW_CHUNK ? OW - c0 : DW_CHUNK;
+    for (int64_t kw = 0; kw < KW; kw++) { /* column c0 + t reads iw = base + t*sw; keep 0 <= iw < W */
+      base[kw] = c0 * sw + kw * dwl - pw;
+      lo[kw] = base[kw] >= 0 ? 0 : (-base[kw] + sw - 1) / sw;
+      hi[kw] = base[kw] >= W ? 0 : (W - base[kw] + sw - 1) / sw;
+      hi[kw] = hi[kw] < cn ? hi[kw] : cn;
+    }
+    for (int64_t oh = 0; oh < OH; oh++) {
+      for (int64_t t = 0; t < cn; t++) acc[t] = bias;
+      for (int64_t kh = 0; kh < KH; kh++) {
+        int64_t ih = oh * sh + kh * dh - ph;
+        if (ih < 0 || ih >= H) continue;
+        const uint8_t *row = xc + ih * W;
+        for (int64_t kw = 0; kw < KW; kw++) {
+          int32_t wv = wv_all[kh * KW + kw];
+          if (!wv || hi[kw] <= lo[kw]) continue;
+          if (vec)
+            dw_row_vec(acc, row, u8, base[kw], lo[kw], hi[kw], sw, xz, wv);
+          else
+            dw_row_plain(acc, row, u8, base[kw], lo[kw], hi[kw], sw, xz, wv);
+        }
+      }
+      size_t o = yo + (size_t)(oh * OW + c0);
+      if (x->dw_vec)
+        dw_store_vec(x, acc, cn, o, mul);
+      else
+        dw_store_plain(x, acc, cn, o, mul);
+    }
+  }
+}
+
+/* --- implicit convolution over an NHWC copy ---------------------------------------------------
+ * For 2-D (and 1-D) convolutions that are not 1×1 the im2col matrix is K/C times the input; here
+ * it is never built. Each (image, group) input is copied once as NHWC, padded with the zero point
+ * and with channels rounded up to 4: a VNNI group of 4 k values is then 4 consecutive channels at
+ * one pixel, and the A operand is the copy itself, read where it lies: row = output pixel (its
+ * window's corner), k group = (tap, 4 channels) at a fixed offset from it. B is the weights
+ * packed in the same (tap, channel) order, once at init. The roles are swapped compared with the
+ * im2col path (x is A, w is B), so the output tile (pixels × channels) is stored transposed.
+ *
+ * The correction terms: za = x's zero point (scalar), zb = w's zero point per output channel,
+ * colsum(B') per channel (init), rowsum(A') per output pixel = the window sum of the channel-
+ * summed copy, computed only when some weight zero point is not 0 after the shift. */
+
+typedef struct nhwc_ctx {
+  const win_geom *g;
+  int64_t N, G, Cg, Cgp, Mg, M, C, taps, kp;
+  int64_t Hp, Wp, H, W, OH, OW, sh, sw, dh, dw, KH, KW;
+  const uint8_t *x;
+  uint8_t flip;       /* 0x80 for int8 x: A must be uint8 */
+  uint8_t pad;        /* the shifted zero point */
+  uint8_t *xp;        /* N·G copies of Hp × Wp × Cgp */
+  int32_t *rs;        /* N·G × OH·OW window sums, or NULL when every zb is 0 */
+  int32_t *plane;     /* N·G × Hp·Wp channel sums (scratch for rs) */
+  const int64_t *koff;
+  const int8_t *bp;   /* packed weights of group 0 */
+  const int32_t *cs;
+  int32_t za;
+  const int32_t *zb;  /* per output channel (M), shifted */
+  const int32_t *bias;
+  const float *mcol;  /* per output channel (M), or NULL */
+  int out_dt;
+  int32_t yzp;
+  void *y;
+  bool vnni;
+} nhwc_ctx;
+
+#define NHWC_ROWS 64 /* output pixels per task */
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl")
+/* Row of four channel planes (src, src + cstride, ...) into NHWC pixels (stride cgp bytes): 16
+ * pixels a step, interleaved into 16 dwords and scattered. */
+static void nhwc_row4(uint8_t *dst, const uint8_t *src, int64_t cstride, int64_t w, int64_t cgp, uint8_t flip) {
+  __m128i fl = _mm_set1_epi8((char)flip);
+  __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                   _mm512_set1_epi32((int32_t)cgp));
+  for (int64_t iw = 0; iw < w; iw += 16) {
+    int cnt = (int)(w - iw < 16 ? w - iw : 16);
+    __mmask16 m = (__mmask16)((1u << cnt) - 1u);
+    __m128i v[QK];
+    for (int t = 0; t < QK; t++) v[t] = _mm_xor_si128(_mm_maskz_loadu_epi8(m, src + t * cstride + iw), fl);
+    __m128i t0 = _mm_unpacklo_epi8(v[0], v[1]), t1 = _mm_unpackhi_epi8(v[0], v[1]);
+    __m128i t2 = _mm_unpacklo_epi8(v[2], v[3]), t3 = _mm_unpackhi_epi8(v[2], v[3]);
+    __m512i o = _mm512_castsi128_si512(_mm_unpacklo_epi16(t0, t2));
+    o = _mm512_inserti32x4(o, _mm_unpackhi_epi16(t0, t2), 1);
+    o = _mm512_inserti32x4(o, _mm_unpacklo_epi16(t1, t3), 2);
+    o = _mm512_inserti32x4(o, _mm_unpackhi_epi16(t1, t3), 3);
+    _mm512_mask_i32scatter_epi32(dst + iw * cgp, m, idx, o, 1);
+  }
+}
+#pragma GCC pop_options
+
+/* Copy (and channel sums) of image/group ng. */
+static void nhwc_prep(void *arg, int64_t ng) {
+  const nhwc_ctx *x = arg;
+  int64_t n = ng / x->G, g = ng % x->G, pb0 = x->g->nsp == 2 ? x->g->pb[0] : 0, pb1 = x->g->pb[x->g->nsp - 1];
+  uint8_t *xp = x->xp + ng * x->Hp * x->Wp * x->Cgp;
+  for (int64_t p = 0; p < x->Hp * x->Wp; p++) {
+    memset(xp + p * x->Cgp, x->pad, (size_t)x->Cg);
+    memset(xp + p * x->Cgp + x->Cg, 0, (size_t)(x->Cgp - x->Cg));
+  }
+  const uint8_t *src = x->x + ((n * x->C) + g * x->Cg) * x->H * x->W;
+  int64_t c0 = 0;
+  if (x->vnni) { /* four channels at a time, 16 pixels a step */
+    c0 = x->Cg / QK * QK;
+    for (int64_t c = 0; c < c0; c += QK)
+      for (int64_t ih = 0; ih < x->H; ih++)
+        nhwc_row4(xp + ((ih + pb0) * x->Wp + pb1) * x->Cgp + c, src + (c * x->H + ih) * x->W, x->H * x->W, x->W,
+                  x->Cgp, x->flip);
+  }
+  for (int64_t c = c0; c < x->Cg; c++) {
+    for (int64_t ih = 0; ih < x->H; ih++) {
+      uint8_t *d = xp + ((ih + pb0) * x->Wp + pb1) * x->Cgp + c;
+      const uint8_t *s = src + (c * x->H + ih) * x->W;
+      for (int64_t iw = 0; iw < x->W; iw++) d[iw * x->Cgp] = (uint8_t)(s[iw] ^ x->flip);
+    }
+  }
+  if (!x->rs) return;
+  int32_t *pl = x->plane + ng * x->Hp * x->Wp, *rs = x->rs + ng * x->OH * x->OW;
+  for (int64_t p = 0; p < x->Hp * x->Wp; p++) {
+    int32_t s = 0;
+    for (int64_t c = 0; c < x->Cg; c++) s += xp[p * x->Cgp + c];
+    pl[p] = s;
+  }
+  for (int64_t oh = 0; oh < x->OH; oh++)
+    for (int64_t ow = 0; ow < x->OW; ow++) {
+      int32_t s = 0;
+      for (int64_t kh = 0; kh < x->KH; kh++)
+        for (int64_t kw = 0; kw < x->KW; kw++) s += pl[(oh * x->sh + kh * x->dh) * x->Wp + ow * x->sw + kw * x->dw];
+      rs[oh * x->OW + ow] = s;
+    }
+}
+
+/* The corrected (and requantized) value of raw sum v at pixel row i, channel column j. */
+static inline int32_t nhwc_value(const nhwc_ctx *x, const int32_t *rs, int64_t g, int64_t i, int64_t j, int32_t v) {
+  int64_t m = g * x->Mg + j;
+  uint32_t rr = rs ? (uint32_t)rs[i] - (uint32_t)(x->taps * x->Cg) * (uint32_t)x->za : 0;
+  uint32_t acc = (uint32_t)v - (uint32_t)x->zb[m] * rr - (uint32_t)x->za * (uint32_t)x->cs[g * round_up(x->Mg, QNR) + j];
+  if (x->bias) acc += (uint32_t)x->bias[m];
+  if (x->out_dt == LADLE_INT32) return (int32_t)acc;
+  return q_round((float)(int32_t)acc * x->mcol[m], (float)x->yzp, (float)q_lo(x->out_dt), (float)q_hi(x->out_dt));
+}
+
+/* Stores tile t (mr pixel rows × nc channels, row stride 32) transposed into y. */
+static void nhwc_store(const nhwc_ctx *x, int64_t ng, const int32_t *t, int64_t i0, int mr, int64_t j0, int nc) {
+  int64_t n = ng / x->G, g = ng % x->G, osp = x->OH * x->OW;
+  size_t base = (size_t)((n * x->M + g * x->Mg + j0) * osp + i0);
+  for (int c = 0; c < nc; c++) {
+    size_t o = base + (size_t)(c * osp);
+    if (x->out_dt == LADLE_INT32) {
+      for (int r = 0; r < mr; r++) ((int32_t *)x->y)[o + (size_t)r] = t[r * 2 * QNR + c];
+    } else {
+      for (int r = 0; r < mr; r++) ((uint8_t *)x->y)[o + (size_t)r] = (uint8_t)t[r * 2 * QNR + c];
+    }
+  }
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+
+/* MR output pixels (A rows at rows[r], k group g at rows[r] + koff[g]) × two panels. */
+static inline __attribute__((always_inline)) void nhwc_tile_body(const nhwc_ctx *x, const uint8_t *const *rows,
+                                                                const int MR, const int8_t *b0, const int8_t *b1,
+                                                                __m512i *o0, __m512i *o1) {
+  __m512i acc0[QMR], acc1[QMR];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) acc0[r] = acc1[r] = _mm512_setzero_si512();
+  int64_t c4n = x->Cgp / QK;
+  const int8_t *p0 = b0, *p1 = b1;
+  for (int64_t tap = 0; tap < x->taps; tap++) {
+    int64_t off = x->koff[tap];
+    for (int64_t c4 = 0; c4 < c4n; c4++, p0 += QNR * QK, p1 += QNR * QK) {
+      __m512i v0 = _mm512_loadu_si512(p0), v1 = _mm512_loadu_si512(p1);
+#pragma GCC unroll 8
+      for (int r = 0; r < MR; r++) {
+        int32_t w;
+        memcpy(&w, rows[r] + off + c4 * QK, sizeof w);
+        __m512i av = _mm512_set1_epi32(w);
+        acc0[r] = _mm512_dpbusd_epi32(acc0[r], av, v0);
+        acc1[r] = _mm512_dpbusd_epi32(acc1[r], av, v1);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; r++) {
+    o0[r] = acc0[r];
+    o1[r] = acc1[r];
+  }
+}
+
+/* Raw sums of a tile into t (row stride 32), then corrected in vectors. */
+static void nhwc_tile_vnni(const nhwc_ctx *x, int64_t ng, const uint8_t *const *rows, int mr, const int8_t *b0,
+                           const int8_t *b1, int64_t i0, int64_t j0, int nc, int32_t *t) {
+  __m512i a0[QMR], a1[QMR];
+  switch (mr) {
+    case 8: nhwc_tile_body(x, rows, 8, b0, b1, a0, a1); break;
+    case 7: nhwc_tile_body(x, rows, 7, b0, b1, a0, a1); break;
+    case 6: nhwc_tile_body(x, rows, 6, b0, b1, a0, a1); break;
+    case 5: nhwc_tile_body(x, rows, 5, b0, b1, a0, a1); break;
+    case 4: nhwc_tile_body(x, rows, 4, b0, b1, a0, a1); break;
+    case 3: nhwc_tile_body(x, rows, 3, b0, b1, a0, a1); break;
+    case 2: nhwc_tile_body(x, rows, 2, b0, b1, a0, a1); break;
+    default: nhwc_tile_body(x, rows, 1, b0, b1, a0, a1); break;
+  }
+  int64_t g = ng % x->G, m0 = g * x->Mg + j0, m16 = round_up(x->Mg, QNR);
+  const int32_t *rs = x->rs ? x->rs + ng * x->OH * x->OW : NULL;
+  __m512i zb[2], cs[2], bias[2];
+  __m512 mul[2];
+  for (int h = 0; h < 2; h++) {
+    int cnt = nc - h * QNR;
+    cnt = cnt < 0 ? 0 : cnt > QNR ? QNR : cnt;
+    __mmask16 m = (__mmask16)((1u << cnt) - 1u);
+    zb[h] = _mm512_maskz_loadu_epi32(m, x->zb + m0 + h * QNR);
+    cs[h] = _mm512_maskz_loadu_epi32(m, x->cs + g * m16 + j0 + h * QNR);
+    cs[h] = _mm512_mullo_epi32(cs[h], _mm512_set1_epi32(x->za));
+    bias[h] = x->bias ? _mm512_maskz_loadu_epi32(m, x->bias + m0 + h * QNR) : _mm512_setzero_si512();
+    mul[h] = x->mcol ? _mm512_maskz_loadu_ps(m, x->mcol + m0 + h * QNR) : _mm512_setzero_ps();
+  }
+  uint32_t kza = (uint32_t)(x->taps * x->Cg) * (uint32_t)x->za;
+  bool fast = mr == QMR && nc == 2 * QNR && x->out_dt != LADLE_INT32;
+  __m256i rowb[QMR];
+  for (int r = 0; r < mr; r++) {
+    __m512i rr = _mm512_set1_epi32(rs ? (int32_t)((uint32_t)rs[i0 + r] - kza) : 0);
+    for (int h = 0; h < 2; h++) {
+      __m512i acc = h ? a1[r] : a0[r];
+      acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zb[h], rr));
+      acc = _mm512_add_epi32(_mm512_sub_epi32(acc, cs[h]), bias[h]);
+      if (x->out_dt != LADLE_INT32) {
+        __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul[h]),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        f = _mm512_add_ps(f, _mm512_set1_ps((float)x->yzp));
+        f = _mm512_max_ps(f, _mm512_set1_ps((float)q_lo(x->out_dt)));
+        f = _mm512_min_ps(f, _mm512_set1_ps((float)q_hi(x->out_dt)));
+        acc = _mm512_cvtps_epi32(f);
+      }
+      if (fast)
+        rowb[r] = h ? _mm256_inserti128_si256(rowb[r], _mm512_cvtepi32_epi8(acc), 1)
+                    : _mm256_castsi128_si256(_mm512_cvtepi32_epi8(acc));
+      else
+        _mm512_storeu_si512(t + r * 2 * QNR + h * QNR, acc);
+    }
+  }
+  if (!fast) return;
+  /* 8 pixels × 32 channels of bytes -> 32 runs of 8 pixels: three rounds of unpacks leave channel
+   * c's 8 bytes as one qword (c, c+1 in the low lane, c+16, c+17 in the high one) */
+  __m256i a[8], b[8], d[8];
+  for (int k = 0; k < 4; k++) {
+    a[2 * k] = _mm256_unpacklo_epi8(rowb[2 * k], rowb[2 * k + 1]);
+    a[2 * k + 1] = _mm256_unpackhi_epi8(rowb[2 * k], rowb[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; k++) {
+    b[4 * k] = _mm256_unpacklo_epi16(a[4 * k], a[4 * k + 2]);
+    b[4 * k + 1] = _mm256_unpackhi_epi16(a[4 * k], a[4 * k + 2]);
+    b[4 * k + 2] = _mm256_unpacklo_epi16(a[4 * k + 1], a[4 * k + 3]);
+    b[4 * k + 3] = _mm256_unpackhi_epi16(a[4 * k + 1], a[4 * k + 3]);
+  }
+  for (int k = 0; k < 4; k++) {
+    d[2 * k] = _mm256_unpacklo_epi32(b[k], b[k + 4]);
+    d[2 * k + 1] = _mm256_unpackhi_epi32(b[k], b[k + 4]);
+  }
+  int64_t n = ng / x->G, osp = x->OH * x->OW;
+  uint8_t *y = (uint8_t *)x->y + (n * x->M + m0) * osp + i0;
+  for (int k = 0; k < 8; k++) {
+    int64_t c = 2 * k;
+    uint64_t q0 = (uint64_t)_mm256_extract_epi64(d[k], 0), q1 = (uint64_t)_mm256_extract_epi64(d[k], 1);
+    uint64_t q2 = (uint64_t)_mm256_extract_epi64(d[k], 2), q3 = (uint64_t)_mm256_extract_epi64(d[k], 3);
+    memcpy(y + c * osp, &q0, 8);
+    memcpy(y + (c + 1) * osp, &q1, 8);
+    memcpy(y + (c + 16) * osp, &q2, 8);
+    memcpy(y + (c + 17) * osp, &q3, 8);
+  }
+}
+#pragma GCC pop_options
+
+/* Plain tile: raw sums, then corrected one by one. */
+static void nhwc_tile_plain(const nhwc_ctx *x, int64_t ng, const uint8_t *const *rows, int mr, const int8_t *b0,
+                            int64_t i0, int64_t j0, int nc, int32_t *t) {
+  int64_t g = ng % x->G, c4n = x->Cgp / QK;
+  const int32_t *rs = x->rs ? x->rs + ng * x->OH * x->OW : NULL;
+  for (int r = 0; r < mr; r++)
+    for (int c = 0; c < nc; c++) {
+      const int8_t *bc = b0 + (c / QNR) * x->kp * QNR + (c % QNR) * QK;
+      int32_t s = 0;
+      for (int64_t tap = 0; tap < x->taps; tap++)
+        for (int64_t c4 = 0; c4 < c4n; c4++) {
+          const uint8_t *a = rows[r] + x->koff[tap] + c4 * QK;
+          const int8_t *b = bc + (tap * c4n + c4) * QNR * QK;
+          for (int u = 0; u < QK; u++) s += (int32_t)a[u] * b[u];
+        }
+      t[r * 2 * QNR + c] = nhwc_value(x, rs, g, i0 + r, j0 + c, s);
+    }
+}
+
+static void nhwc_task(void *arg, int64_t ti) {
+  const nhwc_ctx *x = arg;
+  int64_t osp = x->OH * x->OW, nb = (osp + NHWC_ROWS - 1) / NHWC_ROWS;
+  int64_t ng = ti / nb, p0 = (ti % nb) * NHWC_ROWS, p1 = p0 + NHWC_ROWS < osp ? p0 + NHWC_ROWS : osp;
+  int64_t g = ng % x->G;
+  const uint8_t *xp = x->xp + ng * x->Hp * x->Wp * x->Cgp;
+  const int8_t *bg = x->bp + g * (int64_t)packed_size(x->kp, x->Mg);
+  int32_t t[QMR * 2 * QNR];
+  for (int64_t j0 = 0; j0 < x->Mg; j0 += 2 * QNR) {
+    int nc = (int)(x->Mg - j0 < 2 * QNR ? x->Mg - j0 : 2 * QNR);
+    const int8_t *b0 = bg + (j0 / QNR) * x->kp * QNR, *b1 = nc > QNR ? b0 + x->kp * QNR : b0;
+    for (int64_t i0 = p0; i0 < p1; i0 += QMR) {
+      int mr = (int)(p1 - i0 < QMR ? p1 - i0 : QMR);
+      const uint8_t *rows[QMR];
+      for (int r = 0; r < mr; r++) {
+        int64_t oh = (i0 + r) / x->OW, ow = (i0 + r) % x->OW;
+        rows[r] = xp + ((oh * x->sh) * x->Wp + ow * x->sw) * x->Cgp;
+      }
+      if (x->vnni) {
+        t[0] = 0;
+        nhwc_tile_vnni(x, ng, rows, mr, b0, b1, i0, j0, nc, t);
+        if (mr == QMR && nc == 2 * QNR && x->out_dt != LADLE_INT32) continue; /* stored */
+      } else {
+        nhwc_tile_plain(x, ng, rows, mr, b0, i0, j0, nc, t);
+      }
+      nhwc_store(x, ng, t, i0, mr, j0, nc);
+    }
+  }
+}
+
+/* The implicit path of run_qconv for x (geometry, zero points, multipliers already set); zbw:
+ * the weight zero points shifted for w as the B operand. */
+static ladle_status run_nhwc(op_ctx *c, const qconv_ctx *q, const ladle_tensor *w, const int32_t *zbw) {
+  const win_geom *g = &q->g;
+  bool two = g->nsp == 2;
+  nhwc_ctx x;
+  memset(&x, 0, sizeof x);
+  x.g = g;
+  x.N = q->N;
+  x.G = q->G;
+  x.C = q->C;
+  x.M = q->M;
+  x.Cg = q->Cg;
+  x.Mg = q->Mg;
+  x.Cgp = round_up(x.Cg, QK);
+  x.taps = q->ksp;
+  x.kp = x.taps * x.Cgp;
+  x.H = two ? g->in[0] : 1;
+  x.W = g->in[two];
+  x.OH = two ? g->out[0] : 1;
+  x.OW = g->out[two];
+  x.KH = two ? g->k[0] : 1;
+  x.KW = g->k[two];
+  x.sh = two ? g->s[0] : 1;
+  x.sw = g->s[two];
+  x.dh = two ? g->d[0] : 1;
+  x.dw = g->d[two];
+  /* rows reach (OH-1)·sh + (KH-1)·dh: inside H + pads by the output-size rule */
+  x.Hp = x.H + (two ? g->pb[0] + g->pe[0] : 0);
+  x.Wp = x.W + g->pb[two] + g->pe[two];
+  x.x = q->x;
+  x.flip = q->x_dt == LADLE_INT8 ? 0x80 : 0;
+  x.za = (int32_t)(q->xpad ^ x.flip) & 0xff; /* the zero point as A' stores it */
+  x.pad = (uint8_t)x.za;
+  x.zb = zbw;
+  x.bias = q->bias;
+  x.mcol = q->mrow;
+  x.out_dt = q->out_dt;
+  x.yzp = q->yzp;
+  x.y = q->y;
+  x.vnni = have_vnni();
+  bool need_rs = false;
+  for (int64_t m = 0; m < x.M; m++) need_rs |= zbw[m] != 0;
+  int64_t ng = x.N * x.G, plane = x.Hp * x.Wp, osp = x.OH * x.OW, m16 = round_up(x.Mg, QNR);
+  const qconv_state *qs = op_node(c)->state;
+  const nhwc_w *nw = qs && qs->nw.bp ? &qs->nw : NULL;
+  if (nw && (nw->G != x.G || nw->Mg != x.Mg || nw->Cg != x.Cg || nw->taps != x.taps || nw->dt != w->dtype)) nw = NULL;
+  size_t sz_xp = (size_t)(ng * plane * x.Cgp), off_rs = round_up((int64_t)sz_xp, 64);
+  size_t sz_rs = need_rs ? sizeof(int32_t) * (size_t)(ng * (osp + plane)) : 0;
+  size_t off_koff = off_rs + round_up((int64_t)sz_rs, 64), total = off_koff + sizeof(int64_t) * (size_t)x.taps;
+  char *s0 = op_scratch(c, 0, total);
+  char *s1 = nw ? NULL : op_scratch(c, 1, round_up((int64_t)nhwc_bp_size(x.G, x.kp, x.Mg), 64) +
+                                              sizeof(int32_t) * (size_t)(x.G * m16));
+  if (!s0 || (!nw && !s1)) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the integer convolution");
+  x.xp = (uint8_t *)s0;
+  if (need_rs) {
+    x.rs = (int32_t *)(s0 + off_rs);
+    x.plane = x.rs + ng * osp;
+  }
+  int64_t *koff = (int64_t *)(s0 + off_koff);
+  for (int64_t t = 0; t < x.taps; t++)
+    koff[t] = ((t / x.KW) * x.dh * x.Wp + (t % x.KW) * x.dw) * x.Cgp;
+  x.koff = koff;
+  if (nw) {
+    x.bp = nw->bp;
+    x.cs = nw->cs;
+  } else {
+    int8_t *bp = (int8_t *)s1;
+    int32_t *cs = (int32_t *)(s1 + round_up((int64_t)nhwc_bp_size(x.G, x.kp, x.Mg), 64));
+    pack_w_nhwc(w->data, w->dtype, x.G, x.Mg, x.Cg, x.taps, bp, cs);
+    x.bp = bp;
+    x.cs = cs;
+  }
+  bool par = ng * plane * x.Cgp >= 65536;
+  if (par && ng > 1)
+    tpool_run(op_pool(c), ng, nhwc_prep, &x);
+  else
+    for (int64_t i = 0; i < ng; i++) nhwc_prep(&x, i);
+  int64_t tasks = ng * ((osp + NHWC_ROWS - 1) / NHWC_ROWS);
+  if (tasks > 1 && osp * x.kp * x.Mg * ng >= 65536)
+    tpool_run(op_pool(c), tasks, nhwc_task, &x);
+  else
+    for (int64_t i = 0; i < tasks; i++) nhwc_task(&x, i);
+  return LADLE_OK;
 }
 
 /* ConvInteger (qlinear = false) and QLinearConv (true). */
@@ -1012,17 +1672,77 @@ static ladle_status run_qconv(op_ctx *c, bool qlinear) {
   if ((st = op_out(c, 0, out_dt, xt->ndim, ydims, &y))) return st;
   if (shape_numel(xt->ndim, ydims) == 0) return LADLE_OK;
 
+  /* shared: weight zero points shifted for the im2col engine (w is A) and for the implicit one
+   * (w is B), requantization multipliers */
+  int32_t wshift = w->dtype == LADLE_INT8 ? 128 : 0, xzv = xz ? qget(xz, 0) : 0;
+  char *s3 = op_scratch(c, 3, (sizeof(int32_t) * 3 + sizeof(float)) * (size_t)(x.M + 2));
+  if (!s3) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the integer convolution");
+  int32_t *za = (int32_t *)s3, *zb = za + x.M, *zbw = zb + 2;
+  float *mr = (float *)(zbw + x.M);
+  x.za_row = wz && ladle_tensor_numel(wz) > 1;
+  for (int64_t i = 0; i < x.M; i++) {
+    int32_t v = wz ? qget(wz, x.za_row ? i : 0) : 0;
+    za[i] = v + wshift;
+    zbw[i] = v - (w->dtype == LADLE_UINT8 ? 128 : 0);
+  }
+  zb[0] = xzv + (xt->dtype == LADLE_UINT8 ? -128 : 0);
+  x.za = za;
+  x.zb = zb;
+  x.xpad = (uint8_t)xzv;
+  x.x = xt->data;
+  x.x_dt = xt->dtype;
+  x.bias = bias ? bias->data : NULL;
+  x.y = y->data;
+  x.y_esz = ladle_dtype_size(out_dt);
+  x.out_dt = out_dt;
+  x.mul = 1.0f;
+  if (qlinear) {
+    float xsv = *(const float *)xs->data, ysv = *(const float *)ys->data;
+    const float *wsv = ws->data;
+    if (!(ysv != 0.0f) || !isfinite(ysv))
+      return op_fail(c, LADLE_ERR_INVALID, "y_scale = %g is not a finite non-zero value", (double)ysv);
+    int64_t nws = ladle_tensor_numel(ws);
+    for (int64_t i = 0; i < x.M; i++) mr[i] = xsv * wsv[nws == 1 ? 0 : i] / ysv;
+    x.mrow = mr;
+    x.yzp = qget(yz, 0);
+  }
+  x.direct = true;
+  for (int d = 0; d < x.g.nsp; d++)
+    if (x.g.k[d] != 1 || x.g.s[d] != 1 || x.g.pb[d] || x.g.pe[d]) x.direct = false;
+
+  if (x.Cg == 1 && x.g.nsp <= 2 && x.ksp <= DW_MAX_TAPS) { /* depthwise */
+    x.w = w->data;
+    x.w_dt = w->dtype;
+    x.wshift = wshift;
+    x.dw_vec = have_avx512bw();
+    int64_t tasks = x.N * x.M;
+    if (tasks > 1 && x.N * x.M * x.out_sp * x.ksp >= 65536)
+      tpool_run(op_pool(c), tasks, dw_task, &x);
+    else
+      for (int64_t i = 0; i < tasks; i++) dw_task(&x, i);
+    return LADLE_OK;
+  }
+  /* with few channels per group the transposed stores outweigh the im2col copy it saves */
+  if (!x.direct && x.g.nsp <= 2 && x.Cg >= NHWC_MIN_CG) return run_nhwc(c, &x, w, zbw);
+
   int64_t kp = round_up(K, QK), n = x.out_sp, n16 = round_up(n, QNR), n_prod = x.N * x.G;
   const qconv_state *qs = nd->state;
-  if (qs && (qs->m != x.M || qs->k != K || qs->dt != w->dtype)) qs = NULL;
-  size_t sz_a = qs ? 0 : (size_t)(x.M * kp), sz_rs = qs ? 0 : sizeof(int32_t) * (size_t)x.M;
-  size_t off_rs = round_up((int64_t)sz_a, 64), off_za = off_rs + round_up((int64_t)sz_rs, 64);
-  size_t off_mr = off_za + round_up((int64_t)(sizeof(int32_t) * (size_t)(x.M + 2)), 64);
-  size_t total0 = off_mr + sizeof(float) * (size_t)x.M;
-  char *s0 = op_scratch(c, 0, total0);
+  if (qs && (!qs->a || qs->m != x.M || qs->k != K || qs->dt != w->dtype)) qs = NULL;
+  size_t sz_a = qs ? 0 : (size_t)(x.M * kp), off_rs = round_up((int64_t)sz_a, 64);
+  char *s0 = op_scratch(c, 0, off_rs + sizeof(int32_t) * (size_t)x.M);
   size_t sz_bp = packed_size(kp, n) * (size_t)n_prod;
   char *s1 = op_scratch(c, 1, round_up((int64_t)sz_bp, 64) + sizeof(int32_t) * (size_t)(n16 * n_prod));
-  if (!s0 || !s1) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the integer convolution");
+  krow *kr = op_scratch(c, 2, sizeof(krow) * (size_t)K);
+  if (!s0 || !s1 || !kr) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the integer convolution");
+  for (int64_t k = 0; k < K; k++) {
+    int64_t tap = k % x.ksp;
+    kr[k].plane = (k / x.ksp) * x.in_sp;
+    for (int d = x.g.nsp - 1; d >= 0; d--) {
+      kr[k].ko[d] = tap % x.g.k[d];
+      tap /= x.g.k[d];
+    }
+  }
+  x.krows = kr;
   if (qs) {
     x.a = qs->a;
     x.rs = qs->rs;
@@ -1031,48 +1751,19 @@ static ladle_status run_qconv(op_ctx *c, bool qlinear) {
     x.a = (const uint8_t *)s0;
     x.rs = (const int32_t *)(s0 + off_rs);
   }
-  int32_t *za = (int32_t *)(s0 + off_za), *zb = za + x.M;
-  int32_t wshift = w->dtype == LADLE_INT8 ? 128 : 0;
-  x.za_row = wz && ladle_tensor_numel(wz) > 1;
-  if (x.za_row)
-    for (int64_t i = 0; i < x.M; i++) za[i] = qget(wz, i) + wshift;
-  else
-    za[0] = (wz ? qget(wz, 0) : 0) + wshift;
-  int32_t xzv = xz ? qget(xz, 0) : 0;
-  zb[0] = xzv + (xt->dtype == LADLE_UINT8 ? -128 : 0);
-  x.za = za;
-  x.zb = zb;
-  x.xpad = (uint8_t)xzv;
-  x.x = xt->data;
-  x.x_dt = xt->dtype;
-  x.bias = bias ? bias->data : NULL;
   x.bp = (int8_t *)s1;
   x.cs = (int32_t *)(s1 + round_up((int64_t)sz_bp, 64));
-  x.y = y->data;
-  x.y_esz = ladle_dtype_size(out_dt);
-  x.direct = true;
-  for (int d = 0; d < x.g.nsp; d++)
-    if (x.g.k[d] != 1 || x.g.s[d] != 1 || x.g.pb[d] || x.g.pe[d]) x.direct = false;
   qjob jb = {0};
   jb.m = x.Mg;
   jb.n = n;
   jb.k = K;
   jb.n_prod = n_prod;
   jb.out_dt = out_dt;
+  jb.mul = 1.0f;
+  jb.yzp = x.yzp;
   jb.get = qconv_get;
   jb.pack = qconv_pack;
   jb.ud = &x;
-  if (qlinear) {
-    float xsv = *(const float *)xs->data, ysv = *(const float *)ys->data;
-    const float *wsv = ws->data;
-    if (!(ysv != 0.0f) || !isfinite(ysv))
-      return op_fail(c, LADLE_ERR_INVALID, "y_scale = %g is not a finite non-zero value", (double)ysv);
-    float *mr = (float *)(s0 + off_mr);
-    int64_t nws = ladle_tensor_numel(ws);
-    for (int64_t i = 0; i < x.M; i++) mr[i] = xsv * wsv[nws == 1 ? 0 : i] / ysv;
-    x.mrow = mr;
-    jb.yzp = qget(yz, 0);
-  }
   q_run(c, &jb);
   return LADLE_OK;
 }

@@ -363,6 +363,10 @@ static void test_qconv(int iter, bool qlinear) {
   c.G = rnd() % 3 == 0 ? rint_in(2, 3) : 1;
   c.C = c.G * rint_in(1, 5);
   c.M = c.G * rint_in(1, 6);
+  if (iter % 10 == 9) { /* wide: whole 8-pixel × 32-channel tiles of the implicit path */
+    c.C = c.G * rint_in(4, 40);
+    c.M = c.G * rint_in(30, 70);
+  }
   if (iter % 6 == 1) { /* depthwise */
     c.G = c.C = rint_in(2, 8);
     c.M = c.C;
@@ -386,7 +390,7 @@ static void test_qconv(int iter, bool qlinear) {
   int64_t xn = c.N * c.C * in_pl, wn = c.M * Cg * taps;
   void *x = rand_q8(xn), *w = rand_q8(wn), *xz = rand_q8(1), *wz = rand_q8(c.M), *yz = rand_q8(1);
   int32_t *b = malloc(sizeof(int32_t) * (size_t)c.M);
-  float ws[64], xs = 0.02f, ys = 0.3f + (float)(rnd() % 100) / 100.0f;
+  float ws[256], xs = 0.02f, ys = 0.3f + (float)(rnd() % 100) / 100.0f;
   for (int64_t i = 0; i < c.M; i++) {
     ws[i] = 0.005f + (float)(rnd() % 100) / 2000.0f;
     b[i] = (int32_t)rint_in(-5000, 5000);
