@@ -533,20 +533,46 @@ static const ukpix_fn ukpix_tab[GEMM_MR][3] = {UKP_ENT(1), UKP_ENT(2), UKP_ENT(3
                                                UKP_ENT(5), UKP_ENT(6), UKP_ENT(7), UKP_ENT(8)};
 #undef UKP_ENT
 
+/* Transposes 8 rows of 8 floats in place: r[i][j] becomes r[j][i]. */
+static inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
 /* Stores tile t (mr pixels × ncv channels from channel j0) transposed: channel c's mr values
- * are contiguous in y. */
+ * are contiguous in y. Eight channels at a time go through an 8x8 register transpose. */
 static void pix_finish(const float *t, int mr, int64_t j0, int64_t ncv, float *ydst, int64_t ldy,
                        const float *bias, const act_spec *act) {
+  __mmask8 rows = (__mmask8)((1u << mr) - 1u);
   for (int64_t v = 0; v * 16 < ncv; v++) {
     int64_t lanes = ncv - v * 16 < 16 ? ncv - v * 16 : 16;
     __mmask16 mk = (__mmask16)((1u << lanes) - 1u);
     __m512 bv = bias ? _mm512_maskz_loadu_ps(mk, bias + j0 + v * 16) : _mm512_setzero_ps();
-    float tr[GEMM_MR][16] __attribute__((aligned(64)));
-    for (int r = 0; r < mr; r++)
-      _mm512_store_ps(tr[r], act_v(act, _mm512_add_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), bv)));
-    for (int64_t l = 0; l < lanes; l++) {
-      float *dst = ydst + (j0 + v * 16 + l) * ldy;
-      for (int r = 0; r < mr; r++) dst[r] = tr[r][l];
+    __m512 x[GEMM_MR];
+    for (int r = 0; r < GEMM_MR; r++) /* rows past mr are never stored */
+      x[r] = r < mr ? act_v(act, _mm512_add_ps(_mm512_load_ps(t + r * GEMM_NR + v * 16), bv))
+                    : _mm512_setzero_ps();
+    for (int h = 0; h < 2 && h * 8 < lanes; h++) {
+      __m256 q[8];
+      for (int r = 0; r < 8; r++)
+        q[r] = h ? _mm512_extractf32x8_ps(x[r], 1) : _mm512_castps512_ps256(x[r]);
+      transpose8(q); /* q[i] = channel j0 + 16v + 8h + i across the 8 pixels */
+      for (int i = 0; i < 8 && h * 8 + i < lanes; i++)
+        _mm256_mask_storeu_ps(ydst + (j0 + v * 16 + h * 8 + i) * ldy, rows, q[i]);
     }
   }
 }
@@ -586,6 +612,10 @@ static void pix_task(void *arg, int64_t task) {
       }
     }
   }
+  const float *pa[CBUF_FLOATS / TILE]; /* the task's panels, looked up once */
+  float *py[CBUF_FLOATS / TILE];
+  int pr[CBUF_FLOATS / TILE];
+  for (int64_t ip = i0; ip < i1; ip++) g->panel(g->ud, ip, &pa[ip - i0], &pr[ip - i0], &py[ip - i0]);
   for (int64_t kb = 0; kb < nkb; kb++) {
     int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
     if (kc < 0) kc = 0;
@@ -597,13 +627,10 @@ static void pix_task(void *arg, int64_t task) {
       int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
       const float *bq = g->b + q * GEMM_NR * k + k0 * GEMM_NR;
       for (int64_t ip = i0; ip < i1; ip++) {
-        const float *a;
-        float *ydst;
-        int mr;
-        g->panel(g->ud, ip, &a, &mr, &ydst);
-        float *t = nkb > 1 ? cb + ((ip - i0) * (q1 - q0) + (q - q0)) * TILE : cb;
-        ukpix_tab[mr - 1][nv - 1](kc, a, g->aoffs + k0, bq, nlast, t, kb > 0);
-        if (last) pix_finish(t, mr, j0, ncv, ydst, g->ldy, g->bias, &j->act);
+        int64_t x = ip - i0;
+        float *t = nkb > 1 ? cb + (x * (q1 - q0) + (q - q0)) * TILE : cb;
+        ukpix_tab[pr[x] - 1][nv - 1](kc, pa[x], g->aoffs + k0, bq, nlast, t, kb > 0);
+        if (last) pix_finish(t, pr[x], j0, ncv, py[x], g->ldy, g->bias, &j->act);
       }
     }
   }
