@@ -779,11 +779,60 @@ static void test_pool_random(void) {
   CHECK(bad == 0);
 }
 
+/* LpPool (no conformance data in ONNX 1.12) and GlobalLpPool against a direct formula. */
+static void test_lppool(void) {
+  int bad = 0;
+  for (int t = 0; t < 20; t++) {
+    bool global = t % 4 == 3;
+    int64_t p_ord = rint_in(1, 3), N = rint_in(1, 2), C = rint_in(1, 3), H = rint_in(2, 9), W = rint_in(2, 9);
+    int64_t k[2] = {rint_in(1, H < 3 ? H : 3), rint_in(1, W < 3 ? W : 3)}, st[2] = {rint_in(1, 2), rint_in(1, 2)};
+    int64_t pads[4] = {rint_in(0, k[0] - 1), rint_in(0, k[1] - 1), rint_in(0, k[0] - 1), rint_in(0, k[1] - 1)};
+    if (global) k[0] = H, k[1] = W, st[0] = st[1] = 1, pads[0] = pads[1] = pads[2] = pads[3] = 0;
+    int64_t OH = (H + pads[0] + pads[2] - k[0]) / st[0] + 1, OW = (W + pads[1] + pads[3] - k[1]) / st[1] + 1;
+    tin ins[1] = {{"x", 4, {N, C, H, W}, NULL, false}};
+    float *x = rand_buf(N * C * H * W);
+    float *data[1] = {x};
+    attr_spec at[4] = {
+        {"p", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, p_ord, 0, NULL, 0, NULL},
+        {"kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, k},
+        {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, st},
+        {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 4, pads},
+    };
+    ladle_model *m = build(global ? "GlobalLpPool" : "LpPool", 1, ins, global ? 1 : 4, at, NULL, 0, 0, 1);
+    ladle_session *ss = NULL;
+    bool ok = m && run(m, 1, 1, ins, data, &ss) == LADLE_OK;
+    const ladle_tensor *y = ok ? ladle_session_output(ss, 0) : NULL;
+    ok = ok && ladle_tensor_numel(y) == N * C * OH * OW;
+    for (int64_t pl = 0; ok && pl < N * C; pl++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          double acc = 0;
+          for (int64_t a = 0; a < k[0]; a++)
+            for (int64_t b = 0; b < k[1]; b++) {
+              int64_t ih = oh * st[0] - pads[0] + a, iw = ow * st[1] - pads[1] + b;
+              if (ih >= 0 && ih < H && iw >= 0 && iw < W) acc += pow(fabs(x[(pl * H + ih) * W + iw]), (double)p_ord);
+            }
+          double want = pow(acc, 1.0 / (double)p_ord), got = ((const float *)y->data)[(pl * OH + oh) * OW + ow];
+          if (fabs(got - want) > 1e-5 * (1 + fabs(want))) {
+            fprintf(stderr, "lppool: got %.7g want %.7g (p=%lld)\n", got, want, (long long)p_ord);
+            ok = false;
+          }
+        }
+    if (!ok) bad++;
+    ladle_session_free(ss);
+    ladle_model_free(m);
+    free(x);
+  }
+  printf("  %-16s %d cases, %d mismatched\n", "lppool", 20, bad);
+  CHECK(bad == 0);
+}
+
 int main(void) {
   test_conv_random();
   test_conv_layers();
   test_conv_errors();
   test_convtranspose_random();
   test_pool_random();
+  test_lppool();
   return check_done("test_conv");
 }
