@@ -60,6 +60,19 @@ static ladle_status pg_exec(PGconn *c, const char *sql, ExecStatusType want, err
   return st;
 }
 
+/* Runs DDL under a transaction-scoped advisory lock: concurrent CREATE TABLE IF NOT EXISTS from
+ * several processes on one job otherwise races in PostgreSQL's catalog (duplicate pg_type). */
+static ladle_status pg_ddl(PGconn *c, const char *sql, errbuf *e) {
+  ladle_status st = pg_exec(c, "BEGIN", PGRES_COMMAND_OK, e);
+  if (st) return st;
+  if (!(st = pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('ladle ddl'))", PGRES_TUPLES_OK, e)) &&
+      !(st = pg_exec(c, sql, PGRES_COMMAND_OK, e)))
+    return pg_exec(c, "COMMIT", PGRES_COMMAND_OK, e);
+  errbuf ignore;
+  pg_exec(c, "ROLLBACK", PGRES_COMMAND_OK, &ignore);
+  return st;
+}
+
 /* --- source --------------------------------------------------------------------------------- */
 
 typedef struct pg_source {
@@ -232,12 +245,12 @@ static ladle_status pgk_prepare(sink *k0, errbuf *e) {
   }
   snprintf(sql + o, cap - o,
            ", model text NOT NULL, model_version text NOT NULL, predicted_at timestamptz NOT NULL)");
-  st = pg_exec(k->c, sql, PGRES_COMMAND_OK, e);
+  st = pg_ddl(k->c, sql, e);
   if (!st) {
     snprintf(sql, cap,
              "CREATE TABLE IF NOT EXISTS %s (key text PRIMARY KEY, reason text NOT NULL, "
              "model text, model_version text, at timestamptz NOT NULL)", k->qerr);
-    st = pg_exec(k->c, sql, PGRES_COMMAND_OK, e);
+    st = pg_ddl(k->c, sql, e);
   }
   if (!st) {
     snprintf(sql, cap, "CREATE TEMP TABLE IF NOT EXISTS ladle_stage (LIKE %s) ON COMMIT DELETE ROWS",
@@ -377,12 +390,11 @@ static ladle_status pgk_existing(sink *k0, void (*fn)(void *, const char *), voi
 
 static ladle_status pgk_record_run(sink *k0, const run_record *rr, errbuf *e) {
   pg_sink *k = (pg_sink *)k0;
-  ladle_status st = pg_exec(k->c,
-                            "CREATE TABLE IF NOT EXISTS ladle_batch_runs (id bigserial PRIMARY KEY, "
-                            "started_at timestamptz, ended_at timestamptz, status text, model text, "
-                            "model_version text, source text, table_name text, rows bigint, "
-                            "errors bigint, seconds double precision, message text)",
-                            PGRES_COMMAND_OK, e);
+  ladle_status st = pg_ddl(k->c,
+                           "CREATE TABLE IF NOT EXISTS ladle_batch_runs (id bigserial PRIMARY KEY, "
+                           "started_at timestamptz, ended_at timestamptz, status text, model text, "
+                           "model_version text, source text, table_name text, rows bigint, "
+                           "errors bigint, seconds double precision, message text)", e);
   if (st) return st;
   char rows[32], errs[32], secs[32];
   snprintf(rows, sizeof rows, "%lld", (long long)rr->rows);
@@ -465,11 +477,10 @@ ladle_status pg_work_open(const char *uri, const char *job, const char *query, c
   }
   snprintf(key_type, kt_len, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "text");
   PQclear(r);
-  if ((st = pg_exec(w->c,
-                    "CREATE TABLE IF NOT EXISTS ladle_batch_work (job text NOT NULL, chunk int NOT NULL, "
-                    "key_lo text, key_hi text, status text NOT NULL DEFAULT 'pending', "
-                    "worker text, updated_at timestamptz, PRIMARY KEY (job, chunk))",
-                    PGRES_COMMAND_OK, e)))
+  if ((st = pg_ddl(w->c,
+                   "CREATE TABLE IF NOT EXISTS ladle_batch_work (job text NOT NULL, chunk int NOT NULL, "
+                   "key_lo text, key_hi text, status text NOT NULL DEFAULT 'pending', "
+                   "worker text, updated_at timestamptz, PRIMARY KEY (job, chunk))", e)))
     goto out;
   /* Plan once: the first process cuts the key space under an advisory lock. */
   if ((st = pg_exec(w->c, "BEGIN", PGRES_COMMAND_OK, e))) goto out;
