@@ -616,19 +616,20 @@ static void pix_task(void *arg, int64_t task) {
   float *py[CBUF_FLOATS / TILE];
   int pr[CBUF_FLOATS / TILE];
   for (int64_t ip = i0; ip < i1; ip++) g->panel(g->ud, ip, &pa[ip - i0], &pr[ip - i0], &py[ip - i0]);
-  for (int64_t kb = 0; kb < nkb; kb++) {
-    int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
-    if (kc < 0) kc = 0;
-    bool last = kb == nkb - 1;
-    /* tile outer, panel inner: the tile's weights stay in L1 while the panels' pixel rows
-     * (one or two lines per k) stream by */
-    for (int64_t q = q0; q < q1; q++) {
-      int64_t j0 = q * GEMM_NR, ncv = g->n - j0 < GEMM_NR ? g->n - j0 : GEMM_NR;
-      int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
+  /* tile, then K block, then panel: each tile's weights are read once, front to back (a
+   * stream the prefetchers follow), and a K block of them stays in L1 while the panels'
+   * pixel rows (one or two lines per k) go by */
+  for (int64_t q = q0; q < q1; q++) {
+    int64_t j0 = q * GEMM_NR, ncv = g->n - j0 < GEMM_NR ? g->n - j0 : GEMM_NR;
+    int nv = (int)((ncv + 15) / 16), nlast = (int)(ncv - (nv - 1) * 16);
+    for (int64_t kb = 0; kb < nkb; kb++) {
+      int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
+      if (kc < 0) kc = 0;
+      bool last = kb == nkb - 1;
       const float *bq = g->b + q * GEMM_NR * k + k0 * GEMM_NR;
       for (int64_t ip = i0; ip < i1; ip++) {
         int64_t x = ip - i0;
-        float *t = nkb > 1 ? cb + (x * (q1 - q0) + (q - q0)) * TILE : cb;
+        float *t = nkb > 1 ? cb + x * TILE : cb;
         ukpix_tab[pr[x] - 1][nv - 1](kc, pa[x], g->aoffs + k0, bq, nlast, t, kb > 0);
         if (last) pix_finish(t, pr[x], j0, ncv, py[x], g->ldy, g->bias, &j->act);
       }
@@ -654,7 +655,7 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
     int64_t want = 4 * (int64_t)threads;
     if (qcount < want) qcount = want < j.nq ? want : j.nq;
   }
-  int64_t max_panels = (int64_t)(CBUF_FLOATS / TILE) / cdiv(j.nq, qcount);
+  int64_t max_panels = (int64_t)(CBUF_FLOATS / TILE); /* one tile buffer per panel */
   int64_t pcount = cdiv(g->panels, max_panels);
   if (par)
     while (pcount * qcount < 4 * (int64_t)threads && pcount < g->panels) pcount++;
