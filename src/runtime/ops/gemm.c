@@ -437,6 +437,29 @@ static void run_task(void *arg, int64_t task) {
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* How much longer than an even split the busiest thread works when the tasks (reps × row
+ * chunks × column chunks, in that order; a task costs its rows times its 16-lane vectors) are
+ * taken in order by whichever thread is free. 1.0 is perfect. */
+static double split_imbalance(int64_t reps, int64_t rows, int64_t rchunk, int64_t vecs,
+                              int64_t vchunk, int threads) {
+  double load[64] = {0}, total = 0;
+  if (threads > 64) threads = 64;
+  for (int64_t r = 0; r < reps; r++)
+    for (int64_t i = 0; i < rows; i += rchunk)
+      for (int64_t v = 0; v < vecs; v += vchunk) {
+        double cost = (double)(rows - i < rchunk ? rows - i : rchunk) *
+                      (double)(vecs - v < vchunk ? vecs - v : vchunk);
+        int best = 0;
+        for (int t = 1; t < threads; t++)
+          if (load[t] < load[best]) best = t;
+        load[best] += cost;
+        total += cost;
+      }
+  double worst = 0;
+  for (int t = 0; t < threads; t++) worst = load[t] > worst ? load[t] : worst;
+  return total > 0 ? worst * threads / total : 1.0;
+}
+
 ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, gemm_prod_fn get,
                       void *ud) {
   run_job j;
@@ -454,12 +477,17 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
   int threads = op_threads(c);
   double macs = (double)s->m * (double)s->k * (double)s->cols * (double)n_prod;
   bool par = threads > 1 && macs >= PAR_MIN_MACS;
-  if (par) { /* enough tasks to keep every thread busy: narrow the column range, then rows */
-    int64_t want = 4 * (int64_t)threads;
-    while (n_prod * cdiv(j.mp, j.mchunk) * cdiv(j.nq, j.qchunk) < want && j.qchunk > 2)
-      j.qchunk = cdiv(j.qchunk, 2);
-    while (n_prod * cdiv(j.mp, j.mchunk) * cdiv(j.nq, j.qchunk) < want && j.mchunk > 1)
-      j.mchunk = cdiv(j.mchunk, 2);
+  if (par && n_prod * cdiv(j.mp, j.mchunk) * cdiv(j.nq, j.qchunk) < 32 * (int64_t)threads) {
+    /* few tasks: the widest chunks that still share out evenly, columns first, then rows */
+    int64_t vecs = cdiv(s->cols, 16), best_m = j.mchunk, best_q = j.qchunk;
+    double best = 1e9;
+    for (int64_t mc = j.mchunk; mc >= 1 && best > 1.06; mc = mc > 1 ? cdiv(mc, 2) : 0)
+      for (int64_t qc = j.qchunk; qc >= 1 && best > 1.06; qc--) {
+        double imb = split_imbalance(n_prod, j.mp, mc, vecs, qc * 3, threads);
+        if (imb < best - 1e-9) best = imb, best_m = mc, best_q = qc;
+      }
+    j.mchunk = best_m;
+    j.qchunk = best_q;
   }
   j.mtasks = cdiv(j.mp, j.mchunk);
   j.qtasks = cdiv(j.nq, j.qchunk);
@@ -648,17 +676,18 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
   int threads = op_threads(c);
   double macs = (double)g->panels * GEMM_MR * (double)g->k * (double)g->n;
   bool par = threads > 1 && macs >= PAR_MIN_MACS;
-  /* Split the channels (weights) first: every task streams its own weights once for all its
-   * panels. Panels are split only as the tile buffer demands or to find enough tasks. */
-  int64_t qcount = cdiv(j.nq, TASK_TILES);
+  /* One tile of channels per task: a task reads its weights once whatever its panels, so
+   * splitting channels is free. Panels are split (which reads the weights again per part)
+   * only as the tile buffers demand or to share the work out evenly. */
+  int64_t qcount = j.nq;
+  int64_t pcount = cdiv(g->panels, (int64_t)(CBUF_FLOATS / TILE)); /* one tile buffer per panel */
   if (par) {
-    int64_t want = 4 * (int64_t)threads;
-    if (qcount < want) qcount = want < j.nq ? want : j.nq;
+    int64_t vecs = cdiv(g->n, 16);
+    int64_t cap = pcount + 16 * (int64_t)threads; /* bounds the search on huge inputs */
+    while (pcount < g->panels && pcount < cap &&
+           split_imbalance(1, g->panels, cdiv(g->panels, pcount), vecs, 3, threads) > 1.08)
+      pcount++;
   }
-  int64_t max_panels = (int64_t)(CBUF_FLOATS / TILE); /* one tile buffer per panel */
-  int64_t pcount = cdiv(g->panels, max_panels);
-  if (par)
-    while (pcount * qcount < 4 * (int64_t)threads && pcount < g->panels) pcount++;
   j.pchunk = cdiv(g->panels, pcount);
   j.qchunk = cdiv(j.nq, qcount);
   j.qtasks = cdiv(j.nq, j.qchunk);
