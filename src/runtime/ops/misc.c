@@ -34,9 +34,17 @@ static int cmp_elem(const ladle_tensor *x, int64_t a, int64_t b) {
     T va = ((const T *)p)[a], vb = ((const T *)p)[b];           \
     return va < vb ? -1 : va > vb ? 1 : 0;                      \
   }
+#define CMPF(va, vb) /* NaN after every number and equal to NaN: a total order */ \
+  return isnan(va) ? !isnan(vb) : isnan(vb) ? -1 : (va) < (vb) ? -1 : (va) > (vb)
   switch (x->dtype) {
-    case LADLE_FLOAT: CMPT(float)
-    case LADLE_DOUBLE: CMPT(double)
+    case LADLE_FLOAT: {
+      float va = ((const float *)p)[a], vb = ((const float *)p)[b];
+      CMPF(va, vb);
+    }
+    case LADLE_DOUBLE: {
+      double va = ((const double *)p)[a], vb = ((const double *)p)[b];
+      CMPF(va, vb);
+    }
     case LADLE_INT8: CMPT(int8_t)
     case LADLE_UINT8: CMPT(uint8_t)
     case LADLE_BOOL: CMPT(uint8_t)
@@ -48,11 +56,11 @@ static int cmp_elem(const ladle_tensor *x, int64_t a, int64_t b) {
     case LADLE_UINT64: CMPT(uint64_t)
     case LADLE_FLOAT16: {
       float va = half_to_float(((const uint16_t *)p)[a]), vb = half_to_float(((const uint16_t *)p)[b]);
-      return va < vb ? -1 : va > vb ? 1 : 0;
+      CMPF(va, vb);
     }
     case LADLE_BFLOAT16: {
       float va = bfloat16_to_float(((const uint16_t *)p)[a]), vb = bfloat16_to_float(((const uint16_t *)p)[b]);
-      return va < vb ? -1 : va > vb ? 1 : 0;
+      CMPF(va, vb);
     }
     case LADLE_STRING: {
       const char *sa = ((char *const *)p)[a], *sb = ((char *const *)p)[b];
@@ -62,6 +70,7 @@ static int cmp_elem(const ladle_tensor *x, int64_t a, int64_t b) {
     default: return 0;
   }
 #undef CMPT
+#undef CMPF
 }
 
 static int cmp_slices(const uniq_view *v, int64_t a, int64_t b) {

@@ -249,13 +249,13 @@ static void prep_a(const void *a, int dt, int64_t m, int64_t k, int64_t lda, uin
   for (int64_t i = 0; i < m; i++) {
     const uint8_t *src = (const uint8_t *)a + i * lda;
     uint8_t *d = dst + i * kp;
-    int32_t s = 0;
+    uint32_t s = 0; /* sums wrap modulo 2^32 like the rest of the arithmetic */
     for (int64_t p = 0; p < k; p++) {
       d[p] = (uint8_t)(src[p] ^ flip);
       s += d[p];
     }
     for (int64_t p = k; p < kp; p++) d[p] = 0;
-    rs[i] = s;
+    rs[i] = (int32_t)s;
   }
 }
 
@@ -275,7 +275,7 @@ static void pack_group_plain(int8_t *dst, int64_t kp, int64_t g, const uint8_t *
         o[jj * QK + t] = v;
         sum += v;
       }
-      if (j < w) cs[j] += sum;
+      if (j < w) cs[j] = (int32_t)((uint32_t)cs[j] + (uint32_t)sum);
     }
   }
 }
@@ -364,10 +364,10 @@ static void qtile_plain(const uint8_t *a, int64_t kp, int mr, const int8_t *b, i
     const uint8_t *ar = a + r * kp;
     for (int j = 0; j < nc; j++) {
       const int8_t *bc = b + (j / QNR) * kp * QNR + (j % QNR) * QK;
-      int32_t s = 0;
+      uint32_t s = 0;
       for (int64_t g = 0; g < kp / QK; g++)
-        for (int u = 0; u < QK; u++) s += (int32_t)ar[g * QK + u] * bc[g * QNR * QK + u];
-      t[r * 2 * QNR + j] = s;
+        for (int u = 0; u < QK; u++) s += (uint32_t)((int32_t)ar[g * QK + u] * bc[g * QNR * QK + u]);
+      t[r * 2 * QNR + j] = (int32_t)s;
     }
   }
 }
@@ -868,7 +868,7 @@ static void pack_w_nhwc(const uint8_t *w, int dt, int64_t G, int64_t Mg, int64_t
             int8_t v = 0;
             if (m < Mg && ch < Cg) v = (int8_t)(w[((g * Mg + m) * Cg + ch) * taps + tap] ^ flip);
             o[jj * QK + t] = v;
-            cg[m] += v;
+            cg[m] = (int32_t)((uint32_t)cg[m] + (uint32_t)v);
           }
         }
       }
@@ -1109,9 +1109,11 @@ static void qconv_pack(const qjob *jb, const qprod *p, int64_t j0, int64_t w, in
 static void dw_row_plain(int32_t *acc, const uint8_t *row, bool u8, int64_t base, int64_t lo, int64_t hi,
                          int64_t sw, int32_t xz, int32_t wv) {
   if (u8)
-    for (int64_t t = lo; t < hi; t++) acc[t] += ((int32_t)row[base + t * sw] - xz) * wv;
+    for (int64_t t = lo; t < hi; t++)
+      acc[t] = (int32_t)((uint32_t)acc[t] + (uint32_t)(((int32_t)row[base + t * sw] - xz) * wv));
   else
-    for (int64_t t = lo; t < hi; t++) acc[t] += ((int32_t)(int8_t)row[base + t * sw] - xz) * wv;
+    for (int64_t t = lo; t < hi; t++)
+      acc[t] = (int32_t)((uint32_t)acc[t] + (uint32_t)(((int32_t)(int8_t)row[base + t * sw] - xz) * wv));
 }
 
 /* Requantizes (or copies) cn accumulators into y[o..]: plain. */
@@ -1313,16 +1315,17 @@ static void nhwc_prep(void *arg, int64_t ng) {
   if (!x->rs) return;
   int32_t *pl = x->plane + ng * x->Hp * x->Wp, *rs = x->rs + ng * x->OH * x->OW;
   for (int64_t p = 0; p < x->Hp * x->Wp; p++) {
-    int32_t s = 0;
+    uint32_t s = 0;
     for (int64_t c = 0; c < x->Cg; c++) s += xp[p * x->Cgp + c];
-    pl[p] = s;
+    pl[p] = (int32_t)s;
   }
   for (int64_t oh = 0; oh < x->OH; oh++)
     for (int64_t ow = 0; ow < x->OW; ow++) {
-      int32_t s = 0;
+      uint32_t s = 0;
       for (int64_t kh = 0; kh < x->KH; kh++)
-        for (int64_t kw = 0; kw < x->KW; kw++) s += pl[(oh * x->sh + kh * x->dh) * x->Wp + ow * x->sw + kw * x->dw];
-      rs[oh * x->OW + ow] = s;
+        for (int64_t kw = 0; kw < x->KW; kw++)
+          s += (uint32_t)pl[(oh * x->sh + kh * x->dh) * x->Wp + ow * x->sw + kw * x->dw];
+      rs[oh * x->OW + ow] = (int32_t)s;
     }
 }
 
@@ -1475,14 +1478,14 @@ static void nhwc_tile_plain(const nhwc_ctx *x, int64_t ng, const uint8_t *const 
   for (int r = 0; r < mr; r++)
     for (int c = 0; c < nc; c++) {
       const int8_t *bc = b0 + (c / QNR) * x->kp * QNR + (c % QNR) * QK;
-      int32_t s = 0;
+      uint32_t s = 0;
       for (int64_t tap = 0; tap < x->taps; tap++)
         for (int64_t c4 = 0; c4 < c4n; c4++) {
           const uint8_t *a = rows[r] + x->koff[tap] + c4 * QK;
           const int8_t *b = bc + (tap * c4n + c4) * QNR * QK;
-          for (int u = 0; u < QK; u++) s += (int32_t)a[u] * b[u];
+          for (int u = 0; u < QK; u++) s += (uint32_t)((int32_t)a[u] * b[u]);
         }
-      t[r * 2 * QNR + c] = nhwc_value(x, rs, g, i0 + r, j0 + c, s);
+      t[r * 2 * QNR + c] = nhwc_value(x, rs, g, i0 + r, j0 + c, (int32_t)s);
     }
 }
 

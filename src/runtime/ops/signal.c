@@ -156,7 +156,7 @@ static void fft_pow2(double *v, int64_t n, int sign) {
 }
 
 /* Direct sums are O(n²): longer transforms must be powers of two. */
-#define DFT_DIRECT_MAX 65536
+#define DFT_DIRECT_MAX 16384
 
 static bool dft_len_ok(int64_t n) { return n <= DFT_DIRECT_MAX || (n & (n - 1)) == 0; }
 

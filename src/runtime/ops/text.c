@@ -401,7 +401,7 @@ static ladle_status run_tfidf(op_ctx *c) {
     memset(cnt, 0, sizeof(int64_t) * (size_t)s->n_grams);
     for (int64_t n = s->min_n; n <= s->max_n; n++) {
       int64_t skips = n == 1 ? 0 : s->max_skip; /* a unigram is counted once, whatever the skip */
-      for (int64_t k = 0; k <= skips; k++) {
+      for (int64_t k = 0; k <= skips && (n - 1) * k < C; k++) { /* longer skips fit nowhere */
         int64_t step = k + 1, span = (n - 1) * step;
         for (int64_t i = 0; i + span < C; i++) {
           gram_ref ref = {(int)n, NULL, NULL, x, r * C + i, step};

@@ -60,11 +60,13 @@ static bool nms_suppress(const nms_box *a, const nms_box *b, float thr) {
   return inter / (area_a + area_b - inter) > thr;
 }
 
-/* Candidates by score, highest first; equal scores by box index. */
+/* Candidates by score, highest first (NaN last); equal scores by box index. */
 static int nms_cmp(const void *pa, const void *pb, void *ud) {
   const float *s = ud;
   int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-  if (s[a] != s[b]) return s[a] > s[b] ? -1 : 1;
+  bool na = isnan(s[a]), nb = isnan(s[b]);
+  if (na != nb) return na ? 1 : -1;
+  if (!na && s[a] != s[b]) return s[a] > s[b] ? -1 : 1;
   return a < b ? -1 : a > b;
 }
 
@@ -210,6 +212,9 @@ static ladle_status run_roialign(op_ctx *c) {
       return op_fail(c, LADLE_ERR_INVALID, "batch_indices[%lld] = %lld outside [0, %lld)", (long long)r, (long long)b,
                      (long long)N);
     const float *roi = (const float *)rois->data + r * 4;
+    for (int k = 0; k < 4; k++)
+      if (!isfinite(roi[k] * scale))
+        return op_fail(c, LADLE_ERR_INVALID, "roi %lld has a coordinate that is not finite", (long long)r);
     float sw = roi[0] * scale - off, sh = roi[1] * scale - off;
     float rw = roi[2] * scale - off - sw, rh = roi[3] * scale - off - sh;
     if (!half) {
@@ -217,10 +222,11 @@ static ladle_status run_roialign(op_ctx *c) {
       rh = fmaxf(rh, 1.0f);
     }
     float bh = rh / (float)oh, bw = rw / (float)ow;
-    int64_t gh = sr > 0 ? sr : (int64_t)ceilf(rh / (float)oh), gw = sr > 0 ? sr : (int64_t)ceilf(rw / (float)ow);
-    if (gh < 0 || gh > 1024 || gw < 0 || gw > 1024)
+    float fgh = sr > 0 ? (float)sr : ceilf(rh / (float)oh), fgw = sr > 0 ? (float)sr : ceilf(rw / (float)ow);
+    if (!(fgh <= 1024.0f && fgw <= 1024.0f)) /* before the casts: also catches NaN */
       return op_fail(c, LADLE_ERR_LIMIT, "roi %lld needs a %lldx%lld sampling grid per bin", (long long)r,
-                     (long long)gh, (long long)gw);
+                     (long long)fgh, (long long)fgw);
+    int64_t gh = fgh > 0 ? (int64_t)fgh : 0, gw = fgw > 0 ? (int64_t)fgw : 0;
     float count = (float)(gh * gw > 1 ? gh * gw : 1);
     for (int64_t ch = 0; ch < C; ch++) {
       const float *plane = (const float *)x->data + (b * C + ch) * H * W;
