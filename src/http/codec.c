@@ -151,12 +151,17 @@ static ladle_status fill_json(ladle_tensor *t, int64_t count, const json *data, 
   int64_t k = 0;
   int r;
   json_walk_init(&w, data->s, data->len, max_depth);
-  if (t->dtype == LADLE_FLOAT) { /* the common case, kept tight */
+  if (t->dtype == LADLE_FLOAT) { /* the common case: one pass from text to floats */
     float *d = t->data;
-    while ((r = json_walk_next(&w, &kind, &tok, &tn, e)) > 0) {
+    for (;;) {
+      if (json_walk_f32(&w, d, count, &k, e) == 0) {
+        r = 0;
+        break;
+      }
+      /* something else is next: an extra element, another type, a number for the slow path */
+      if ((r = json_walk_next(&w, &kind, &tok, &tn, e)) <= 0) break;
       if (k >= count) return count_error(name, t, count, true, 0, e);
-      if (kind != JSON_NUMBER || !json_num_f32(tok, tn, &d[k]))
-        return put_elem(t, k, kind, tok, tn, true, a, name, e);
+      if ((st = put_elem(t, k, kind, tok, tn, true, a, name, e))) return st;
       k++;
     }
   } else {

@@ -3,6 +3,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -276,9 +279,29 @@ static json *parse_value(parser *ps, int depth, bool build);
 /* Finds the end of the array at ps->p by bracket matching (strings skipped), within the depth
  * limit. The contents are validated later, by the walk that converts them. */
 static bool scan_balanced(parser *ps, int depth) {
+  /* bytes that matter to bracket matching; everything else is skipped in a tight loop */
+  static const unsigned char special[256] = {['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1};
   const char *p = ps->p, *end = ps->end;
   int d = 0;
   while (p < end) {
+#ifdef __SSE2__
+    /* sixteen bytes at a time until one of them matters */
+    while (end - p >= 16) {
+      __m128i v = _mm_loadu_si128((const __m128i *)p);
+      __m128i hit = _mm_or_si128(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('['))),
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(']')), _mm_cmpeq_epi8(v, _mm_set1_epi8('{'))),
+                       _mm_cmpeq_epi8(v, _mm_set1_epi8('}'))));
+      int mask = _mm_movemask_epi8(hit);
+      if (mask) {
+        p += __builtin_ctz((unsigned)mask);
+        break;
+      }
+      p += 16;
+    }
+#endif
+    while (p < end && !special[(unsigned char)*p]) p++;
+    if (p >= end) break;
     char c = *p;
     if (c == '"') {
       for (p++; p < end && *p != '"'; p++)
@@ -293,11 +316,9 @@ static bool scan_balanced(parser *ps, int depth) {
         return false;
       }
       d++;
-    } else if (c == ']' || c == '}') {
-      if (--d == 0) {
-        ps->p = p + 1;
-        return true;
-      }
+    } else if (--d == 0) {
+      ps->p = p + 1;
+      return true;
     }
     p++;
   }
@@ -801,6 +822,167 @@ int json_walk_next(json_walk *w, json_type *kind, const char **tok, size_t *tokl
     w->state = W_COMMA_OR_CLOSE;
     return 1;
   }
+}
+
+/* Eight ASCII digits at once (SWAR): are all eight bytes '0'..'9'? */
+static inline bool eight_digits(const char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return !(((v + 0x4646464646464646ull) | (v - 0x3030303030303030ull)) & 0x8080808080808080ull);
+}
+
+/* Their value: pairs, then quads, then the eight combined with two multiplications. */
+static inline uint64_t eight_value(const char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  v -= 0x3030303030303030ull;
+  v = v * 10 + (v >> 8); /* each even byte: two digits */
+  uint64_t lo = v & 0x000000FF000000FFull, hi = (v >> 16) & 0x000000FF000000FFull;
+  return ((lo * (100 + (1000000ull << 32))) + (hi * (1 + (10000ull << 32)))) >> 32;
+}
+
+static const uint64_t pow10_u[9] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
+/* Appends the run of digits at *pp to m (at most 19 significant digits in all, counted in
+ * *digits once m is not zero; the rest are dropped and *dropped counts them). Eight at a time,
+ * then the 1..7 left in one more word, then byte by byte near the end of the text. Returns how
+ * many digits were read. */
+static inline int take_digits(const char **pp, const char *end, uint64_t *m, int *digits, int *dropped,
+                              int *zeros) {
+  const char *p = *pp, *start = p;
+  /* leading zeros while m is zero carry no significance: count them apart */
+  while (*m == 0 && p < end && *p == '0') p++;
+  *zeros = (int)(p - start);
+  while (end - p >= 8 && *digits <= 11 && eight_digits(p)) {
+    *m = *m * 100000000u + eight_value(p);
+    *digits += 8;
+    p += 8;
+  }
+  if (end - p >= 8) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    uint64_t bad = ((v + 0x4646464646464646ull) | (v - 0x3030303030303030ull)) & 0x8080808080808080ull;
+    int n = bad ? __builtin_ctzll(bad) / 8 : 8; /* digits before the first non-digit */
+    if (n > 0 && n < 8 && *digits + n <= 19) {
+      uint64_t w = (v << (8 * (8 - n))) | (0x3030303030303030ull >> (8 * n));
+      char tmp[8];
+      memcpy(tmp, &w, 8);
+      *m = *m * pow10_u[n] + eight_value(tmp);
+      *digits += n;
+      p += n;
+    }
+  }
+  while (p < end && (unsigned)(*p - '0') < 10u) {
+    if (*digits < 19) {
+      *m = *m * 10 + (uint64_t)(*p - '0');
+      if (*m) (*digits)++;
+    } else {
+      (*dropped)++;
+    }
+    p++;
+  }
+  *pp = p;
+  return (int)(p - start);
+}
+
+/* Parses a JSON number at p (grammar checked) straight to float: one pass, no copy. Returns the
+ * end of the number, or NULL when it is not a number or needs the slow path (huge exponents). */
+static const char *scan_f32(const char *p, const char *end, float *out) {
+  bool neg = false;
+  uint64_t m = 0;
+  int digits = 0, dropped = 0, zeros = 0, e = 0;
+  if (p < end && *p == '-') {
+    neg = true;
+    p++;
+  }
+  if (p >= end) return NULL;
+  if (*p == '0') {
+    p++;
+  } else if ((unsigned)(*p - '1') < 9u) {
+    int before = dropped;
+    take_digits(&p, end, &m, &digits, &dropped, &zeros);
+    e += dropped - before; /* integer digits dropped still scale the value */
+  } else {
+    return NULL;
+  }
+  if (p < end && *p == '.') {
+    p++;
+    int d0 = digits, before = dropped;
+    int n = take_digits(&p, end, &m, &digits, &dropped, &zeros);
+    if (n == 0) return NULL;
+    e -= zeros + (digits - d0); /* dropped fraction digits only lose precision */
+    (void)before;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    bool eneg = false;
+    int x = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-')) eneg = *p++ == '-';
+    if (p >= end || (unsigned)(*p - '0') >= 10u) return NULL;
+    while (p < end && (unsigned)(*p - '0') < 10u) {
+      if (x < 100000) x = x * 10 + (*p - '0');
+      p++;
+    }
+    e += eneg ? -x : x;
+  }
+  if (!dropped && m <= (UINT64_C(1) << 24) && e >= -10 && e <= 10) {
+    float v = (float)m;
+    v = e < 0 ? v / pow10_f[-e] : v * pow10_f[e];
+    *out = neg ? -v : v;
+  } else if (e >= -22 && e <= 22) {
+    double v = (double)m;
+    v = e < 0 ? v / pow10_tab[-e] : v * pow10_tab[e];
+    *out = (float)(neg ? -v : v);
+  } else {
+    return NULL;
+  }
+  return p;
+}
+
+int json_walk_f32(json_walk *w, float *out, int64_t cap, int64_t *n, errbuf *e) {
+  const char *s = w->s, *end = s + w->len, *p = s + w->pos;
+  int64_t k = *n;
+  for (;;) {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) p++;
+    if (p >= end || w->state == W_END) break;
+    char c = *p;
+    if (w->state == W_COMMA_OR_CLOSE) {
+      if (c == ',') {
+        w->state = W_VALUE;
+      } else if (c == ']') {
+        if (--w->depth == 0) w->state = W_END;
+      } else {
+        break; /* the generic walk reports it */
+      }
+      p++;
+      continue;
+    }
+    if (c == '[') {
+      if (++w->depth > w->max_depth) {
+        w->depth--;
+        break;
+      }
+      w->state = W_VALUE_OR_CLOSE;
+      p++;
+      continue;
+    }
+    if (c == ']' && w->state == W_VALUE_OR_CLOSE) {
+      w->state = --w->depth == 0 ? W_END : W_COMMA_OR_CLOSE;
+      p++;
+      continue;
+    }
+    if (w->depth == 0 || k >= cap) break;
+    float v;
+    const char *q = scan_f32(p, end, &v);
+    if (!q) break; /* not a plain number: the generic walk takes it from here */
+    out[k++] = v;
+    p = q;
+    w->state = W_COMMA_OR_CLOSE;
+  }
+  w->pos = (size_t)(p - s);
+  *n = k;
+  (void)e;
+  return w->state == W_END ? 0 : 1;
 }
 
 char *json_raw_string(arena *a, const char *tok, size_t toklen, size_t *outlen) {

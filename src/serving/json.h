@@ -81,6 +81,10 @@ typedef struct json_walk {
 } json_walk;
 void json_walk_init(json_walk *w, const char *s, size_t len, int max_depth);
 int json_walk_next(json_walk *w, json_type *kind, const char **tok, size_t *toklen, errbuf *e);
+/* The fast path for FP32 tensors: reads plain numbers straight into out[*n...] (at most cap in
+ * all) and stops at the end (returns 0) or at anything else (returns 1: json_walk_next then
+ * reports what it is, or the extra element, or the malformed text). */
+int json_walk_f32(json_walk *w, float *out, int64_t cap, int64_t *n, errbuf *e);
 /* Decodes a raw string token (with its quotes) into a NUL-terminated arena copy. */
 char *json_raw_string(arena *a, const char *tok, size_t toklen, size_t *outlen);
 

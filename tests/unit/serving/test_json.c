@@ -111,6 +111,36 @@ static void test_numbers(void) {
   }
   CHECK(bad64 == 0);
   CHECK(bad32 == 0);
+  /* the fused float walk reads the same values as strtof, and stops where the generic walk
+   * must take over */
+  char text[1 << 16];
+  float got[4096], want[4096];
+  int64_t n = 0;
+  size_t len = 0;
+  text[len++] = '[';
+  for (int k = 0; k < 4000; k++) {
+    double v = ldexp((double)rand() / RAND_MAX, (rand() % 200) - 100) * (rand() & 1 ? -1 : 1);
+    char t[48];
+    snprintf(t, sizeof t, "%.*g", 1 + rand() % 17, v);
+    want[k] = strtof(t, NULL);
+    len += (size_t)snprintf(text + len, sizeof text - len, "%s%s", k ? (k % 7 ? "," : " ,\n ") : "", t);
+  }
+  text[len++] = ']';
+  json_walk w;
+  errbuf e;
+  json_walk_init(&w, text, len, 8);
+  int rc;
+  while ((rc = json_walk_f32(&w, got, 4096, &n, &e)) == 1) {
+    json_type kind;
+    const char *tok;
+    size_t tn;
+    if (json_walk_next(&w, &kind, &tok, &tn, &e) <= 0 || kind != JSON_NUMBER || !json_num_f32(tok, tn, &got[n])) break;
+    n++;
+  }
+  CHECK(rc == 0 && n == 4000 && !memcmp(got, want, sizeof(float) * 4000));
+  json_walk_init(&w, "[[1,2],[3,\"x\"]]", 16, 8);
+  n = 0;
+  CHECK(json_walk_f32(&w, got, 10, &n, &e) == 1 && n == 3);
 }
 
 static void test_writer(void) {
