@@ -2,11 +2,13 @@
  * MatMul.
  *
  * Engine layout: a product is cut into tiles of 8 rows × 48 columns; a task owns a range of
- * row panels × column tiles of one product and walks K in blocks of KC, accumulating each tile
- * in a private buffer, so the B rows of a K block are read from cache by every row panel. The
- * last K block applies the epilogue (alpha, previous C, biases, fused activation) and stores
- * the tile, skipping gap columns. Tasks are spread over the session's pool only when the
- * product is big enough to pay for waking the workers. */
+ * row panels × column tiles of one product and walks K in blocks, accumulating each tile in a
+ * private buffer. Within a K block the loop is tile outer, panel inner, so the block's B rows
+ * (read in place, at scattered offsets for a Conv) stay in L1 while the packed A panels stream
+ * by. The last K block applies the epilogue (alpha, previous C, biases, fused activation) and
+ * stores the tile, skipping gap columns. The pixel-major form (gemm_run_pix) is the same
+ * kernel shape with A read in place and B packed. Tasks go to the session's pool only when the
+ * product is big enough to pay for waking the workers, in chunks sized for an even split. */
 #include <immintrin.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -84,26 +86,6 @@ static inline float act_scalar(const act_spec *a, float x) {
     case ACT_LEAKY_RELU: return x >= 0 ? x : a->lo * x;
     case ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
     default: return x;
-  }
-}
-
-/* --- the reference product ----------------------------------------------------------------- */
-
-void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs, int64_t bcs,
-              int64_t m, int64_t n, int64_t k, float alpha, bool accumulate,
-              const float *bias_row, const float *bias_col, const node *act_node, float *c,
-              int64_t ldc) {
-  act_spec act = act_of(act_node);
-  for (int64_t i = 0; i < m; i++) {
-    for (int64_t j = 0; j < n; j++) {
-      float s = 0;
-      for (int64_t p = 0; p < k; p++) s += a[i * ars + p * acs] * b[p * brs + j * bcs];
-      float v = alpha * s;
-      if (accumulate) v += c[i * ldc + j];
-      if (bias_row) v += bias_row[i];
-      if (bias_col) v += bias_col[j];
-      c[i * ldc + j] = act_scalar(&act, v);
-    }
   }
 }
 

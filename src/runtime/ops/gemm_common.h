@@ -101,13 +101,6 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g);
  * environment variable LADLE_DISABLE_AVX512=1 forces the plain kernels (tests, diagnosis). */
 bool gemm_have_avx512(void);
 
-/* Plain reference: C = act(alpha*A·B + (accumulate ? C : 0) + bias_row + bias_col), with
- * A(i,p) = a[i*ars + p*acs] and B(p,j) = b[p*brs + j*bcs]. For the tests and odd dtypes. */
-void gemm_ref(const float *a, int64_t ars, int64_t acs, const float *b, int64_t brs, int64_t bcs,
-              int64_t m, int64_t n, int64_t k, float alpha, bool accumulate,
-              const float *bias_row, const float *bias_col, const node *act_node, float *c,
-              int64_t ldc);
-
 /* --- sliding-window geometry --------------------------------------------------------------- */
 
 #define WIN_MAX_SP (LADLE_MAX_DIMS - 2)
