@@ -7,8 +7,7 @@
  * CPU has it, plain C otherwise). A is packed into 8-row panels (Conv weights once at init, Gemm
  * inputs per run). B is read where it lies: row p of B starts at base + offs[p] (or
  * base + p*stride), so a Conv reads its (padded) input directly, every tap of the kernel being
- * one row offset, without an im2col copy; a Gemm weight packed once into 48-column panels is the
- * stride case.
+ * one row offset, without an im2col copy; a Gemm weight is packed once into 48-column panels.
  *
  * Conv's B has "gap" columns: with an input row padded to width ws, output column j of the
  * padded grid is output (j / ws, j % ws), and columns with j % ws >= ow are not outputs. The
@@ -31,7 +30,7 @@ size_t gemm_pack_a_size(int64_t m, int64_t k);
 /* Packs A (element (i,p) at a[i*rs + p*cs]). */
 void gemm_pack_a(float *dst, const float *a, int64_t m, int64_t k, int64_t rs, int64_t cs);
 /* Floats of a k×n B packed into 48-column panels: panel q (columns 48q..48q+47, zero past n)
- * holds k rows of 48 floats, at offset q*48*k. Read it with gemm_b_panels. */
+ * holds k rows of 48 floats, at offset q*48*k (gemm_b.panels). */
 size_t gemm_pack_b_size(int64_t k, int64_t n);
 void gemm_pack_b(float *dst, const float *b, int64_t k, int64_t n, int64_t rs, int64_t cs);
 
@@ -79,7 +78,7 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
  * row) and the weights stream once for every pixel of the batch. A's rows are output pixels
  * read in place from the conv's padded input: a panel is up to 8 pixels of one output row,
  * A(r, p) = a[aoffs[p] + r]. B is W^T packed into 48-column panels (gemm_pack_b). The result
- * lands transposed: y(r, c) = act(alpha * acc + bias[c]) at ydst[c * ldy + r]. Needs AVX-512
+ * lands transposed: y(r, c) = act(acc + bias[c]) at ydst[c * ldy + r]. Needs AVX-512
  * (gemm_have_avx512). */
 typedef void (*gemm_panel_fn)(void *ud, int64_t i, const float **a, int *rows, float **ydst);
 
