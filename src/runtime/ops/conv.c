@@ -1059,7 +1059,7 @@ static ladle_status run_convtranspose(op_ctx *c) {
       prod.b.base = (const float *)x->data + (n0 * cd.C + gi * cd.Cg) * cd.in_plane;
       prod.b.stride = cd.in_plane;
       prod.c = col;
-      gemm_shape gs = {rows, cd.Cg, cd.in_plane, cd.in_plane, cd.in_plane, cd.in_plane, 1.0f, false, NULL, 0};
+      gemm_shape gs = {rows, cd.Cg, cd.in_plane, cd.in_plane, cd.in_plane, cd.in_plane, 1.0f, false, NULL, GEMM_STRIDE_KC};
       one_col oc = {prod};
       if ((s = gemm_run(c, 2, &gs, 1, get_col, &oc))) return s;
       col2im(&g, &cd, col, yd + (n0 * cd.M + gi * cd.Mg) * cd.out_plane);

@@ -23,7 +23,6 @@
 #define TILE (GEMM_MR * GEMM_NR)
 #define CBUF_FLOATS ((size_t)TASK_PANELS * TASK_TILES * TILE)
 #define PAR_MIN_MACS (1 << 21) /* below this a product runs on the calling thread */
-#define STRIDE_KC 96 /* K block when B is read in place: its rows are 3-4 separate lines each */
 
 /* --- packing ------------------------------------------------------------------------------- */
 
@@ -837,7 +836,7 @@ static ladle_status run_gemm(op_ctx *c) {
   gemm_pack_a(pa, a->data, m, k, ars, acs);
   op.p.a = pa;
   op.p.c = yd;
-  if (!op.p.b.panels) s.kc = STRIDE_KC;
+  if (!op.p.b.panels) s.kc = GEMM_STRIDE_KC;
   return gemm_run(c, 2, &s, 1, get_one, &op);
 }
 
@@ -992,7 +991,7 @@ static ladle_status run_matmul(op_ctx *c) {
   } else {
     j.b = b->data;
   }
-  gemm_shape s = {m, k, n, n, n, n, 1.0f, false, NULL, j.b_panels ? 0 : STRIDE_KC};
+  gemm_shape s = {m, k, n, n, n, n, 1.0f, false, NULL, j.b_panels ? 0 : GEMM_STRIDE_KC};
   return gemm_run(c, 2, &s, nbatch, mm_get, &j);
 }
 

@@ -23,6 +23,7 @@
 
 #define GEMM_MR 8  /* rows of A per panel */
 #define GEMM_NR 48 /* columns of B per tile */
+#define GEMM_STRIDE_KC 96 /* K block for a row-major B read in place (rows of 3-4 lines each) */
 
 /* Floats of an m×k A packed into 8-row panels: panel i (rows 8i..8i+7, zero past m) holds k
  * groups of 8 floats, at offset i*8*k. */
