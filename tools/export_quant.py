@@ -111,6 +111,31 @@ def qlinear_matmul(aq, as_, azp, bq, bs, bzp, ys, yzp):
     return requantize(acc, mult, yzp)
 
 
+def requant_table(q, fn, sx, zx, sy, zy):
+    """Every stored value through quantize(fn(dequantize(v))) (ORT's lookup-table ops)."""
+    x = (q.astype(np.int32) - np.int32(zx)).astype(F32) * F32(sx)
+    return quantize(fn(x).astype(F32), sy, zy)
+
+
+def qlinear_add(a, sa, za, b, sb, zb, sc, zc):
+    va = (a.astype(np.int32) - np.int32(za)).astype(F32)
+    vb = (b.astype(np.int32) - np.int32(zb)).astype(F32)
+    f = (va * F32(F32(sa) / F32(sc))).astype(F32) + (vb * F32(F32(sb) / F32(sc))).astype(F32)
+    return saturate(np.rint(f) + F32(zc), np.asarray(zc).dtype)
+
+
+def qlinear_gap(q, sx, zx, sy, zy):
+    n = q.shape[2] * q.shape[3]
+    s = q.astype(np.int64).sum(axis=(2, 3), keepdims=True) - np.int64(zx) * n
+    scale = F32(F32(sx) / F32(F32(sy) * F32(n)))
+    return saturate(np.rint(s.astype(F32) * scale) + F32(zy), np.asarray(zy).dtype)
+
+
+def maxpool2(q):
+    n, c, h, w = q.shape
+    return q[:, :, :h // 2 * 2, :w // 2 * 2].reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+
+
 # ---------------------------------------------------------------------------------------------
 # Quantizing weights and calibrating activations
 # ---------------------------------------------------------------------------------------------
@@ -276,12 +301,123 @@ def build_mlp_dyn(rng, d_in=64, hidden=32, d_out=4):
 
 
 # ---------------------------------------------------------------------------------------------
+# quant_resblock: QOperator with ONNX Runtime's com.microsoft quantized ops
+# ---------------------------------------------------------------------------------------------
+def build_resblock(rng, c0=8, hw=12, c1=16, classes=5):
+    """conv3x3 -> conv3x3 plus a 1x1 shortcut, QLinearAdd, uint8 MaxPool, QLinearLeakyRelu,
+    QLinearConcat with a QLinearSigmoid branch, QLinearGlobalAveragePool, QLinearMatMul."""
+    convs = {"a": (c1, c0, 3, 1, True), "b": (c1, c1, 3, 1, False), "s": (c1, c0, 1, 0, False)}
+    P = {}
+    for name, (m, cin, k, p, relu) in convs.items():
+        w = (rng.standard_normal((m, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(F32)
+        wq, ws = quant_weight_per_channel(w)
+        P[name] = dict(wq=wq, ws=ws, wzp=np.zeros(m, dtype=np.int8), bf=(rng.standard_normal(m) * 0.1).astype(F32),
+                       p=p, relu=relu)
+    wfc = (rng.standard_normal((2 * c1, classes)) / np.sqrt(2 * c1)).astype(F32)
+    wfcq, wfcs = quant_weight_per_tensor(wfc)
+    alpha = 0.1
+
+    calib = rng.standard_normal((8, c0, hw, hw)).astype(F32)
+    in_s, in_zp = out_range(calib, relu=False)
+
+    def conv(name, q, s, zp, calibrate):
+        L = P[name]
+        if calibrate:
+            L["bias"] = np.rint(L["bf"] / (F32(s) * L["ws"])).astype(np.int32)
+            acc = conv_int(q, zp, L["wq"], L["wzp"], 1, L["p"], 1) + L["bias"].reshape(1, -1, 1, 1)
+            L["ys"], L["yzp"] = out_range(acc.astype(F32) * (F32(s) * L["ws"]).reshape(1, -1, 1, 1), L["relu"])
+        return qlinear_conv(q, s, zp, L["wq"], L["ws"], L["wzp"], L["ys"], L["yzp"], L["bias"], 1, L["p"], 1)
+
+    R = {}
+
+    def forward(x, calibrate=False):
+        q = quantize(x, in_s, in_zp)
+        a = conv("a", q, in_s, in_zp, calibrate)
+        b = conv("b", a, P["a"]["ys"], P["a"]["yzp"], calibrate)
+        sc = conv("s", q, in_s, in_zp, calibrate)
+        if calibrate:
+            real = dequantize(b, P["b"]["ys"], P["b"]["yzp"]) + dequantize(sc, P["s"]["ys"], P["s"]["yzp"])
+            R["add"] = out_range(real, relu=False)
+        add = qlinear_add(b, P["b"]["ys"], P["b"]["yzp"], sc, P["s"]["ys"], P["s"]["yzp"], *R["add"])
+        mp = maxpool2(add)
+        lrelu = lambda v: np.where(v >= 0, v, v * F32(alpha)).astype(F32)
+        if calibrate:
+            R["lrelu"] = out_range(lrelu(dequantize(mp, *R["add"])), relu=False)
+        lr = requant_table(mp, lrelu, *R["add"], *R["lrelu"])
+        sig = lambda v: (F32(1) / (F32(1) + np.exp(-v))).astype(F32)
+        if calibrate:
+            R["sig"] = (F32(1.0 / 255.0), np.uint8(0))
+            real = np.concatenate([dequantize(lr, *R["lrelu"]), sig(dequantize(lr, *R["lrelu"]))], axis=1)
+            R["cat"] = out_range(real, relu=False)
+        sg = requant_table(lr, sig, *R["lrelu"], *R["sig"])
+        cat = np.concatenate([requant_table(lr, lambda v: v, *R["lrelu"], *R["cat"]),
+                              requant_table(sg, lambda v: v, *R["sig"], *R["cat"])], axis=1)
+        if calibrate:
+            R["gap"] = out_range(dequantize(cat, *R["cat"]).mean(axis=(2, 3)), relu=False)
+        gap = qlinear_gap(cat, *R["cat"], *R["gap"])
+        flat = gap.reshape(gap.shape[0], -1)
+        if calibrate:
+            real = matmul_int(flat, R["gap"][1], wfcq, np.int8(0)).astype(F32) * F32(F32(R["gap"][0]) * wfcs)
+            R["fc"] = out_range(real, relu=False)
+        yq = qlinear_matmul(flat, R["gap"][0], R["gap"][1], wfcq, wfcs, np.int8(0), *R["fc"])
+        return {"logits": dequantize(yq, *R["fc"])}
+
+    forward(calib, calibrate=True)
+
+    inits, nodes = [], []
+
+    def const(name, arr):
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def sz(prefix, scale, zp):
+        return [const(prefix + "_scale", np.asarray(scale, dtype=F32)), const(prefix + "_zp", np.asarray(zp, dtype=np.uint8))]
+
+    nodes.append(helper.make_node("QuantizeLinear", ["input"] + sz("in", in_s, in_zp), ["x_q"], name="quant_in"))
+    for name, src, src_sz in (("a", "x_q", ("in_scale", "in_zp")), ("b", "a_q", ("a_y_scale", "a_y_zp")),
+                              ("s", "x_q", ("in_scale", "in_zp"))):
+        L = P[name]
+        ins = [src, *src_sz, const(f"{name}_w", L["wq"]), const(f"{name}_w_scale", L["ws"]),
+               const(f"{name}_w_zp", L["wzp"]), *sz(f"{name}_y", L["ys"], L["yzp"]), const(f"{name}_bias", L["bias"])]
+        k = L["wq"].shape[2]
+        nodes.append(helper.make_node("QLinearConv", ins, [f"{name}_q"], name=f"conv_{name}", kernel_shape=[k, k],
+                                      pads=[L["p"]] * 4))
+    ms = "com.microsoft"
+    nodes.append(helper.make_node("QLinearAdd", ["b_q", "b_y_scale", "b_y_zp", "s_q", "s_y_scale", "s_y_zp",
+                                                 *sz("add", *R["add"])], ["add_q"], name="add", domain=ms))
+    nodes.append(helper.make_node("MaxPool", ["add_q"], ["mp_q"], name="maxpool", kernel_shape=[2, 2], strides=[2, 2]))
+    nodes.append(helper.make_node("QLinearLeakyRelu", ["mp_q", "add_scale", "add_zp", *sz("lrelu", *R["lrelu"])],
+                                  ["lr_q"], name="lrelu", domain=ms, alpha=alpha))
+    nodes.append(helper.make_node("QLinearSigmoid", ["lr_q", "lrelu_scale", "lrelu_zp", *sz("sig", *R["sig"])],
+                                  ["sig_q"], name="sigmoid", domain=ms))
+    nodes.append(helper.make_node("QLinearConcat", [*sz("cat", *R["cat"]), "lr_q", "lrelu_scale", "lrelu_zp",
+                                                    "sig_q", "sig_scale", "sig_zp"], ["cat_q"], name="concat",
+                                  domain=ms, axis=1))
+    nodes.append(helper.make_node("QLinearGlobalAveragePool", ["cat_q", "cat_scale", "cat_zp", *sz("gap", *R["gap"])],
+                                  ["gap_q"], name="gap", domain=ms, channels_last=0))
+    nodes.append(helper.make_node("Flatten", ["gap_q"], ["flat_q"], name="flatten", axis=1))
+    nodes.append(helper.make_node("QLinearMatMul", ["flat_q", "gap_scale", "gap_zp", const("fc_w", wfcq),
+                                                    const("fc_w_scale", np.asarray(wfcs, dtype=F32)),
+                                                    const("fc_w_zp", np.int8(0)), *sz("fc_y", *R["fc"])],
+                                  ["logits_q"], name="fc"))
+    nodes.append(helper.make_node("DequantizeLinear", ["logits_q", "fc_y_scale", "fc_y_zp"], ["logits"], name="dequant_out"))
+    graph = helper.make_graph(
+        nodes, "quant_resblock",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", c0, hw, hw])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", classes])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(ms, 1)],
+                              producer_name="ladle export_quant.py")
+    return model, forward, {"input": (c0, hw, hw)}, True
+
+
+# ---------------------------------------------------------------------------------------------
 # Writing a fixture
 # ---------------------------------------------------------------------------------------------
 def write_fixture(out_dir, name, family, build, seed, large=False, note=""):
     rng = np.random.default_rng(seed)
     model, run, in_shapes, batch_rows = build(rng)
-    onnx.checker.check_model(model)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        onnx.checker.check_model(model)  # the checker knows no com.microsoft schemas
     inputs = {n: rng.standard_normal((GOLDEN_BATCH,) + s).astype(F32) for n, s in in_shapes.items()}
     outs = run(*inputs.values())
     d = os.path.join(out_dir, name)
@@ -324,6 +460,9 @@ def main():
                   note="static INT8 (QOperator): uint8 activations, int8 per-channel weights")
     write_fixture(args.out, "quant_mlp_dyn_op13", "quant_mlp_dyn", build_mlp_dyn, seed=1,
                   note="dynamic INT8 (MatMulInteger); per-batch activation range, so rows are not independent")
+    write_fixture(args.out, "quant_resblock_op13", "quant_resblock", build_resblock, seed=3,
+                  note="static INT8 (QOperator) with ONNX Runtime's com.microsoft ops: QLinearAdd, QLinearLeakyRelu, "
+                  "QLinearSigmoid, QLinearConcat, QLinearGlobalAveragePool; uint8 MaxPool")
     if args.large:
         os.makedirs(LARGE_DIR, exist_ok=True)
         write_fixture(LARGE_DIR, "quant_cnn_large_op13", "quant_cnn",
