@@ -121,7 +121,11 @@ static void print_markdown(FILE *f) {
   for (size_t i = 0; i < N_SETTINGS; i++) {
     const setting *s = &table[i];
     fprintf(f, "| `--%s` | %s%s%s | %s", s->name, s->def ? "`" : "", s->def ? s->def : "", s->def ? "`" : "", s->help);
-    if (s->type == S_ENUM) fprintf(f, " (`%s`)", s->values);
+    if (s->type == S_ENUM) {
+      fputs(" (`", f);
+      for (const char *v = s->values; *v; v++) fputs(*v == '|' ? "\\|" : (char[]){*v, 0}, f);
+      fputs("`)", f);
+    }
     fputs(" |\n", f);
   }
 }

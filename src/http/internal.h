@@ -59,6 +59,14 @@ struct conn {
   conn *prev, *next; /* the I/O thread's list */
 };
 
+/* Requests decoded during one turn of an I/O thread's loop, per batcher: queued together at the
+ * end of the turn (one lock, one wake-up per batcher instead of one per request). */
+#define IO_PEND_GROUPS 8
+typedef struct pend_group {
+  struct batcher *b;
+  infer_request *head, *tail;
+} pend_group;
+
 struct io_thread {
   struct http_server *srv;
   int idx;
@@ -76,6 +84,10 @@ struct io_thread {
   /* owned by the thread */
   conn *conns;
   int n_conns; /* also read (relaxed) by the acceptor to balance */
+  struct event *flush_ev; /* lowest priority: runs after the turn's other events */
+  bool flush_armed;
+  pend_group pend[IO_PEND_GROUPS];
+  int n_pend;
   bool draining;
   uint64_t codes[6]; /* responses by class: 1xx..5xx (index 1..5) */
 };
@@ -111,6 +123,8 @@ void http_reply_status(conn *c, ladle_status st, const char *msg);
 void conn_wait(conn *c, conn_resume_fn resume, void *ctx);
 /* From any thread: hands c back to its I/O thread. */
 void io_post(conn *c);
+/* Queues r (of connection r->ud, already waiting) to b at the end of this loop turn. */
+void io_defer_submit(io_thread *io, struct batcher *b, infer_request *r);
 
 /* --- handlers ------------------------------------------------------------------------------ */
 

@@ -31,6 +31,7 @@
 
 static void conn_drive(conn *c);
 static void conn_close(conn *c);
+static void conn_free(conn *c);
 
 static uint64_t now_ns(void) { return time_now_ns(); }
 
@@ -105,7 +106,9 @@ void http_finish(conn *c, int code, const char *ctype, const char *extra) {
   if (extra) dbuf_puts(h, extra);
   dbuf_puts(h, "\r\n");
   if (c->head.method == HTTP_HEAD) c->out.len = 0;
-  if (code >= 100 && code < 600) io->codes[code / 100]++;
+  if (code >= 100 && code < 600) /* read by /metrics on other threads */
+    __atomic_store_n(&io->codes[code / 100], __atomic_load_n(&io->codes[code / 100], __ATOMIC_RELAXED) + 1,
+                     __ATOMIC_RELAXED);
   c->sent = 0;
   c->state = CS_WRITE;
 }
@@ -159,6 +162,64 @@ void io_post(conn *c) {
   io->done_tail = c;
   pthread_mutex_unlock(&io->mu);
   if (was_empty) io_wake(io);
+}
+
+/* Ends the wait of a request the batcher refused: its answer is written now. */
+static void refuse_request(infer_request *r, const errbuf *e) {
+  conn *c = r->ud;
+  r->st = LADLE_ERR_UNAVAILABLE;
+  r->why = strstr(e->msg, "queue is full") ? FAIL_QUEUE_FULL : FAIL_UNAVAILABLE;
+  r->err = *e;
+  c->pending = false;
+  conn_resume_fn fn = c->resume;
+  c->resume = NULL;
+  if (fn) fn(c);
+  if (c->dead) conn_free(c);
+  else conn_drive(c);
+}
+
+static void flush_pending(io_thread *io) {
+  int n = io->n_pend;
+  pend_group groups[IO_PEND_GROUPS];
+  memcpy(groups, io->pend, sizeof groups[0] * (size_t)n);
+  io->n_pend = 0;
+  io->flush_armed = false;
+  for (int i = 0; i < n; i++) {
+    errbuf e;
+    infer_request *left = batcher_submit_list(groups[i].b, groups[i].head, &e);
+    while (left) {
+      infer_request *next = left->next;
+      left->next = NULL;
+      refuse_request(left, &e);
+      left = next;
+    }
+  }
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg) {
+  (void)fd;
+  (void)what;
+  flush_pending(arg);
+}
+
+void io_defer_submit(io_thread *io, batcher *b, infer_request *r) {
+  pend_group *g = NULL;
+  r->next = NULL;
+  for (int i = 0; i < io->n_pend && !g; i++)
+    if (io->pend[i].b == b) g = &io->pend[i];
+  if (!g) {
+    if (io->n_pend == IO_PEND_GROUPS) flush_pending(io); /* many models in one turn: flush early */
+    g = &io->pend[io->n_pend++];
+    g->b = b;
+    g->head = g->tail = NULL;
+  }
+  if (g->tail) g->tail->next = r;
+  else g->head = r;
+  g->tail = r;
+  if (!io->flush_armed) {
+    io->flush_armed = true;
+    event_active(io->flush_ev, EV_TIMEOUT, 0);
+  }
 }
 
 void conn_wait(conn *c, conn_resume_fn resume, void *ctx) {
@@ -489,6 +550,8 @@ static void conn_new(io_thread *io, int fd) {
   arena_init(&c->mem, ARENA_FIRST, (size_t)o->max_request_memory);
   c->rev = event_new(io->base, fd, EV_READ | EV_PERSIST, read_cb, c);
   c->wev = event_new(io->base, fd, EV_WRITE | EV_PERSIST, write_cb, c);
+  if (c->rev) event_priority_set(c->rev, 0);
+  if (c->wev) event_priority_set(c->wev, 0);
   if (!c->rev || !c->wev) {
     if (c->rev) event_free(c->rev);
     if (c->wev) event_free(c->wev);
@@ -750,8 +813,12 @@ http_server *http_server_new(const http_options *o, repo *r, errbuf *e) {
     io->efd = -1;
     pthread_mutex_init(&io->mu, NULL);
     if (!(io->base = event_base_new())) goto nomem;
+    event_base_priority_init(io->base, 2); /* 0: sockets and wake-ups; 1: the end-of-turn flush */
     if ((io->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) goto nomem;
     if (!(io->wake_ev = event_new(io->base, io->efd, EV_READ | EV_PERSIST, wake_cb, io))) goto nomem;
+    if (!(io->flush_ev = event_new(io->base, -1, 0, flush_cb, io))) goto nomem;
+    event_priority_set(io->wake_ev, 0);
+    event_priority_set(io->flush_ev, 1);
     event_add(io->wake_ev, NULL);
   }
   s->accept_ev = event_new(s->main_base, s->lfd, EV_READ | EV_PERSIST, accept_cb, s);
@@ -816,6 +883,19 @@ void http_server_free(http_server *s) {
   for (int i = 0; s->io && i < s->n_io; i++) {
     io_thread *io = &s->io[i];
     conn *c;
+    /* requests decoded but never queued: their connections only clean up */
+    for (int g = 0; g < io->n_pend; g++)
+      for (infer_request *r = io->pend[g].head; r;) {
+        infer_request *next = r->next;
+        conn *pc = r->ud;
+        pc->pending = false;
+        pc->dead = true;
+        conn_resume_fn fn = pc->resume;
+        pc->resume = NULL;
+        if (fn) fn(pc);
+        r = next;
+      }
+    io->n_pend = 0;
     /* completions that were never taken: release what their requests hold */
     for (c = io->done_head; c;) {
       conn *next = c->mb_next;
@@ -835,6 +915,7 @@ void http_server_free(http_server *s) {
     for (int k = 0; k < io->n_new; k++) close(io->new_fds[k]);
     free(io->new_fds);
     if (io->wake_ev) event_free(io->wake_ev);
+    if (io->flush_ev) event_free(io->flush_ev);
     if (io->base) event_base_free(io->base);
     if (io->efd >= 0) close(io->efd);
     pthread_mutex_destroy(&io->mu);

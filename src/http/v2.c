@@ -125,7 +125,6 @@ static void infer_resume(conn *c) {
 /* Queues a decoded request; answers at once when the queue refuses it. */
 void infer_submit(conn *c, model_version *v, const ladle_tensor *in, const bool *want, int64_t rows,
                   int64_t timeout_us, conn_resume_fn resume, infer_request *ir) {
-  errbuf e;
   memset(ir, 0, sizeof *ir);
   ir->sig = &v->sig;
   ir->in = (ladle_tensor *)in;
@@ -146,15 +145,7 @@ void infer_submit(conn *c, model_version *v, const ladle_tensor *in, const bool 
   }
   __atomic_add_fetch(&v->stats.inflight, 1, __ATOMIC_RELAXED);
   conn_wait(c, resume, c->ctx);
-  ladle_status st = batcher_submit(v->batcher, ir, &e);
-  if (st) {
-    c->pending = false;
-    c->resume = NULL;
-    __atomic_sub_fetch(&v->stats.inflight, 1, __ATOMIC_RELAXED);
-    conn_count_result(c, v, 503, strstr(e.msg, "queue is full") ? FAIL_QUEUE_FULL : FAIL_UNAVAILABLE);
-    http_reply_status(c, st, e.msg);
-    repo_release(v);
-  }
+  io_defer_submit(c->io, v->batcher, ir); /* queued at the end of this loop turn */
 }
 
 void handle_v2_infer(conn *c, const char *model, const char *version) {

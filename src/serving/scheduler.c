@@ -412,6 +412,31 @@ ladle_status batcher_submit(batcher *s, infer_request *r, errbuf *e) {
   return st;
 }
 
+infer_request *batcher_submit_list(batcher *s, infer_request *head, errbuf *e) {
+  bool added = false;
+  pthread_mutex_lock(&s->mu);
+  while (head && !s->stopping && s->depth < s->max_queue) {
+    infer_request *r = head;
+    head = r->next;
+    r->next = NULL;
+    r->st = LADLE_OK;
+    if (s->tail) s->tail->next = r;
+    else s->head = r;
+    s->tail = r;
+    s->depth++;
+    added = true;
+  }
+  if (added && s->idle > 0) pthread_cond_signal(&s->cv);
+  if (head) {
+    if (s->stopping) err_set(e, LADLE_ERR_UNAVAILABLE, "%s is being unloaded", s->label);
+    else
+      err_set(e, LADLE_ERR_UNAVAILABLE, "%s: the queue is full (max_queue_size %lld); retry later", s->label,
+              (long long)s->max_queue);
+  }
+  pthread_mutex_unlock(&s->mu);
+  return head;
+}
+
 int64_t batcher_depth(batcher *s) {
   pthread_mutex_lock(&s->mu);
   int64_t d = s->depth;

@@ -56,6 +56,9 @@ batcher *batcher_new(const ladle_model *m, const model_sig *sig, const model_con
 /* Queues r. LADLE_ERR_UNAVAILABLE (r untouched, message in e) when the queue is full or the
  * scheduler is stopping. */
 ladle_status batcher_submit(batcher *s, infer_request *r, errbuf *e);
+/* Queues the list head (linked by next, n requests) under one lock and one wake-up. What does
+ * not fit is returned (still linked) with the reason in e; NULL when all were queued. */
+infer_request *batcher_submit_list(batcher *s, infer_request *head, errbuf *e);
 int64_t batcher_depth(batcher *s);
 /* Refuses new requests, runs what is queued, joins the instance threads. */
 void batcher_stop(batcher *s);
