@@ -162,6 +162,8 @@ static void conv_ref(const conv_dims *cd, int dt, const void *x, const void *w, 
 
 /* --- the padded, phase-split input --------------------------------------------------------- */
 
+#define CONV_MAX_PHASES 4096 /* sd*sh*sw the phase table holds (stride 64 in 2-D) */
+
 /* Spatial dims normalised to 3 (D, H, W; missing leading dims are 1). */
 typedef struct conv_plan {
   conv_dims cd;
@@ -171,7 +173,7 @@ typedef struct conv_plan {
   int64_t ws, hs, ds;  /* phase plane dims */
   int64_t plane;       /* floats per phase plane */
   int nphase;          /* phases in use */
-  int phase_slot[64];  /* phase id -> slot, -1 when no tap reads it (strides up to 4 per dim) */
+  int phase_slot[CONV_MAX_PHASES]; /* phase (pd*sh + ph)*sw + pw -> slot, -1 when no tap reads it */
   int64_t chan;        /* floats per channel */
   const float *buf;    /* the buffer (x itself when zero_copy) */
   int64_t *tapoff;     /* taps offsets within a channel */
@@ -191,12 +193,12 @@ static bool plan_init(conv_plan *p, const conv_dims *cd) {
     p->d[d] = src >= 0 ? g->d[src] : 1;
     p->pb[d] = src >= 0 ? g->pb[src] : 0;
   }
-  if (p->s[0] > 4 || p->s[1] > 4 || p->s[2] > 4) return false; /* phase table size */
+  if (p->s[0] * p->s[1] * p->s[2] > CONV_MAX_PHASES) return false; /* phase table size */
   p->taps = p->k[0] * p->k[1] * p->k[2];
   p->K = cd->Cg * p->taps;
   p->zero_copy = p->s[0] == 1 && p->s[1] == 1 && p->s[2] == 1 && p->pb[0] == 0 && p->pb[1] == 0 &&
                  p->pb[2] == 0 && p->k[2] == 1 && p->out[2] == p->in[2];
-  for (int i = 0; i < 64; i++) p->phase_slot[i] = -1;
+  for (int i = 0; i < CONV_MAX_PHASES; i++) p->phase_slot[i] = -1;
   if (p->zero_copy) {
     p->ws = p->in[2];
     p->hs = p->in[1];
@@ -212,7 +214,7 @@ static bool plan_init(conv_plan *p, const conv_dims *cd) {
     for (int64_t a = 0; a < p->k[0]; a++)
       for (int64_t b = 0; b < p->k[1]; b++)
         for (int64_t c = 0; c < p->k[2]; c++) {
-          int id = (int)(((a * p->d[0]) % p->s[0] * 4 + (b * p->d[1]) % p->s[1]) * 4 +
+          int id = (int)(((a * p->d[0]) % p->s[0] * p->s[1] + (b * p->d[1]) % p->s[1]) * p->s[2] +
                          (c * p->d[2]) % p->s[2]);
           if (p->phase_slot[id] < 0) p->phase_slot[id] = p->nphase++;
         }
@@ -228,7 +230,7 @@ static void plan_taps(const conv_plan *p, int64_t *tapoff) {
     for (int64_t b = 0; b < p->k[1]; b++)
       for (int64_t c = 0; c < p->k[2]; c++) {
         int64_t ea = a * p->d[0], eb = b * p->d[1], ec = c * p->d[2];
-        int id = (int)((ea % p->s[0] * 4 + eb % p->s[1]) * 4 + ec % p->s[2]);
+        int id = (int)((ea % p->s[0] * p->s[1] + eb % p->s[1]) * p->s[2] + ec % p->s[2]);
         tapoff[t++] = p->phase_slot[id] * p->plane + (ea / p->s[0]) * p->hs * p->ws +
                       (eb / p->s[1]) * p->ws + ec / p->s[2];
       }
@@ -264,7 +266,7 @@ static void fill_task(void *arg, int64_t nc) {
   for (int pd = 0; pd < p->s[0]; pd++)
     for (int ph = 0; ph < p->s[1]; ph++)
       for (int pw = 0; pw < p->s[2]; pw++) {
-        int slot = p->phase_slot[(pd * 4 + ph) * 4 + pw];
+        int slot = p->phase_slot[(pd * p->s[1] + ph) * p->s[2] + pw];
         if (slot < 0) continue;
         float *dst = chan + slot * p->plane;
         /* columns zw with 0 <= zw*sw + pw - pb < W */

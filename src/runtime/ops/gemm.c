@@ -973,6 +973,12 @@ static ladle_status run_matmul(op_ctx *c) {
     default:
       return op_fail(c, LADLE_ERR_DTYPE, "unsupported data type %s", ladle_dtype_name(a->dtype));
   }
+  if (nbt == 0 && nb > 0) { /* B has no batch dims: A's batches are just more rows */
+    m *= nbatch;
+    nbatch = 1;
+    j.nb = 0;
+    na = 0;
+  }
   int64_t a_count = shape_numel(na, a->dims);
   j.pa_size = gemm_pack_a_size(m, k);
   float *pa = op_scratch(c, 0, (size_t)a_count * j.pa_size * sizeof(float));

@@ -489,6 +489,8 @@ static void test_conv_layers(void) {
       /* deep layers: the pixel-major form (weights packed at init when w_init) */
       {128, 7, 128, 3, 1, 1, 1}, {128, 7, 128, 3, 1, 1, 1}, {64, 9, 144, 3, 2, 1, 1},
       {130, 6, 160, 3, 1, 1, 1}, {64, 11, 256, 3, 1, 1, 1}, {520, 3, 128, 1, 1, 0, 1},
+      /* patchify (kernel = stride, as ViT's stem) and other large strides */
+      {3, 32, 24, 8, 8, 0, 1},   {3, 48, 192, 16, 16, 0, 1}, {4, 23, 16, 5, 5, 1, 1},
   };
   int bad = 0;
   for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
