@@ -134,6 +134,7 @@ static ladle_status run_gather(op_ctx *c) {
 
   ladle_tensor *y;
   if ((st = op_out(c, 0, x->dtype, r, dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK; /* otherwise x is not empty either */
   size_t esz = ladle_dtype_size(x->dtype);
   int64_t outer = shape_numel(axis, x->dims), inner = shape_numel(x->ndim - axis - 1, x->dims + axis + 1);
   size_t row = (size_t)inner * esz;
@@ -207,8 +208,8 @@ static ladle_status run_gather_elements(op_ctx *c) {
   size_t esz = ladle_dtype_size(x->dtype);
   char *d = y->data;
   const char *s = x->data;
-  if (ladle_tensor_numel(x) == 0 && ladle_tensor_numel(ind) > 0)
-    return op_fail(c, LADLE_ERR_INVALID, "cannot gather from an empty tensor");
+  if (ladle_tensor_numel(ind) == 0) return LADLE_OK;
+  if (ladle_tensor_numel(x) == 0) return op_fail(c, LADLE_ERR_INVALID, "cannot gather from an empty tensor");
   if (esz == 4) {
     FOR_ELEMENT_INDEX(ind, x->dims, axis, ((uint32_t *)d)[pos] = ((const uint32_t *)s)[off]);
   } else {
@@ -237,6 +238,8 @@ static ladle_status run_scatter_elements(op_ctx *c) {
     return op_fail(c, LADLE_ERR_INVALID, "reduction '%s' is not supported for %s",
                    node_attr_str(op_node(c), "reduction", ""), ladle_dtype_name(x->dtype));
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
+  if (ladle_tensor_numel(ind) == 0) return LADLE_OK; /* output == data (and empty or copied) */
+  if (ladle_tensor_numel(x) == 0) return op_fail(c, LADLE_ERR_INVALID, "cannot scatter into an empty tensor");
   size_t esz = ladle_dtype_size(x->dtype);
   memcpy(y->data, x->data, tensor_nbytes(x));
   char *d = y->data;
@@ -288,6 +291,8 @@ static ladle_status run_gather_nd(op_ctx *c) {
   for (int i = bd + k; i < r; i++) dims[n++] = x->dims[i];
   ladle_tensor *y;
   if ((st = op_out(c, 0, x->dtype, n, dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
+  if (ladle_tensor_numel(x) == 0) return op_fail(c, LADLE_ERR_INVALID, "cannot gather from an empty tensor");
   size_t esz = ladle_dtype_size(x->dtype);
   int64_t batches = shape_numel(bd, x->dims), per = shape_numel(q - 1 - bd, ind->dims + bd);
   int64_t slice = shape_numel(r - bd - k, x->dims + bd + k), inb = shape_numel(k, x->dims + bd);
@@ -329,6 +334,7 @@ static ladle_status run_scatter_nd(op_ctx *c) {
                    node_attr_str(op_node(c), "reduction", ""), ladle_dtype_name(x->dtype));
   ladle_tensor *y;
   if ((st = op_out(c, 0, x->dtype, r, x->dims, &y))) return st;
+  if (ladle_tensor_numel(x) == 0) return LADLE_OK; /* updates are empty too, or index an empty axis */
   memcpy(y->data, x->data, tensor_nbytes(x));
   size_t esz = ladle_dtype_size(x->dtype);
   int64_t tuples = shape_numel(q - 1, ind->dims), slice = shape_numel(r - k, x->dims + k);
@@ -365,6 +371,7 @@ static ladle_status run_onehot(op_ctx *c) {
   for (int i = 0, k = 0; i < r; i++) dims[i] = i == axis ? depth : ind->dims[k++];
   ladle_tensor *y;
   if ((st = op_out(c, 0, val->dtype, r, dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   size_t esz = ladle_dtype_size(val->dtype);
   const char *off = val->data, *on = off + esz;
   shape_fill(y->data, off, ladle_tensor_numel(y), esz);
@@ -468,6 +475,7 @@ static ladle_status run_compress(op_ctx *c) {
   }
   ladle_tensor *y;
   if ((st = op_out(c, 0, x->dtype, r, dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   size_t esz = ladle_dtype_size(x->dtype);
   int64_t outer = at ? shape_numel(axis, x->dims) : 1;
   int64_t inner = at ? shape_numel(x->ndim - axis - 1, x->dims + axis + 1) : 1;

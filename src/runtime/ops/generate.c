@@ -171,6 +171,7 @@ static ladle_status run_cumsum(op_ctx *c) {
   bool exclusive = node_attr_int(op_node(c), "exclusive", 0) != 0;
   bool reverse = node_attr_int(op_node(c), "reverse", 0) != 0;
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   int64_t outer = shape_numel(axis, x->dims), len = x->dims[axis];
   int64_t inner = shape_numel(x->ndim - axis - 1, x->dims + axis + 1);
   switch (x->dtype) {

@@ -248,8 +248,9 @@ void shape_copy_strided(tpool *pool, void *dst, const void *src, int ndim, const
                         const int64_t *strides, size_t esz) {
   int64_t d[SHAPE_VIEW_MAX], st[SHAPE_VIEW_MAX], ds[SHAPE_VIEW_MAX], total = 1;
   int nd = 0;
-  for (int i = 0; i < ndim; i++) {
+  for (int i = 0; i < ndim; i++)
     if (dims[i] == 0) return;
+  for (int i = 0; i < ndim; i++) {
     if (dims[i] == 1) continue;
     total *= dims[i];
     if (nd > 0 && st[nd - 1] == strides[i] * dims[i]) { /* merge with the axis before */
@@ -316,6 +317,15 @@ static ladle_status need_input(op_ctx *c, int i, const ladle_tensor **t) {
   return LADLE_OK;
 }
 
+/* Row-major strides of x, or zeros for an empty x: an empty tensor's dims may multiply past
+ * int64 (the strides are never used then, since every view of it is empty too). */
+static void strides_of(const ladle_tensor *x, int64_t *st) {
+  if (ladle_tensor_numel(x) == 0)
+    memset(st, 0, sizeof(int64_t) * (size_t)x->ndim);
+  else
+    shape_strides(x->ndim, x->dims, st);
+}
+
 /* Copies x into a new output 0 of shape (ndim, dims) (same element count). */
 static ladle_status copy_reshaped(op_ctx *c, const ladle_tensor *x, int ndim, const int64_t *dims) {
   ladle_tensor *y;
@@ -332,6 +342,7 @@ static ladle_status emit_view(op_ctx *c, int out, const ladle_tensor *x, int vnd
   ladle_tensor *y;
   ladle_status st = op_out(c, out, x->dtype, ond, odims, &y);
   if (st) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   shape_copy_strided(op_pool(c), y->data, x->data, vnd, vdims, vstrides, ladle_dtype_size(x->dtype));
   return shape_own_strings(c, y);
 }
@@ -501,7 +512,7 @@ static ladle_status run_transpose(op_ctx *c) {
   int64_t np = node_attr_ints(op_node(c), "perm", &perm);
   if (np >= 0 && np != r)
     return op_fail(c, LADLE_ERR_INVALID, "perm has %lld entries for rank %d", (long long)np, r);
-  shape_strides(r, x->dims, xst);
+  strides_of(x, xst);
   for (int i = 0; i < r; i++) {
     int64_t p = np >= 0 ? perm[i] : r - 1 - i;
     if (p < 0 || p >= r || seen[p])
@@ -541,10 +552,13 @@ static ladle_status run_concat(op_ctx *c) {
     if (!ok)
       return op_fail(c, LADLE_ERR_SHAPE, "input %d has shape %s, input 0 has %s (axis %d)", i,
                      shape_str(x->ndim, x->dims, a, sizeof a), shape_str(x0->ndim, x0->dims, b, sizeof b), axis);
-    dims[axis] += x->dims[axis]; /* each term is a real tensor's dim: no overflow past 2^63 */
+    if (x->dims[axis] > INT64_MAX - dims[axis]) /* possible when another dim is 0 */
+      return op_fail(c, LADLE_ERR_LIMIT, "concatenated axis %d is too large", axis);
+    dims[axis] += x->dims[axis];
   }
   ladle_tensor *y;
   if ((st = op_out(c, 0, x0->dtype, x0->ndim, dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   size_t esz = ladle_dtype_size(x0->dtype);
   int64_t outer = shape_numel(axis, dims), inner = shape_numel(x0->ndim - axis - 1, dims + axis + 1);
   size_t orow = (size_t)(dims[axis] * inner) * esz, off = 0;
@@ -589,7 +603,7 @@ static ladle_status split(op_ctx *c, int ns, const int64_t *split, int64_t num_o
     if (num_outputs > 0 && num_outputs != nout)
       return op_fail(c, LADLE_ERR_INVALID, "num_outputs is %lld but the node has %d outputs",
                      (long long)num_outputs, nout);
-    int64_t part = (dim + nout - 1) / nout;
+    int64_t part = dim / nout + (dim % nout != 0);
     if (dim % nout != 0 && num_outputs <= 0)
       return op_fail(c, LADLE_ERR_SHAPE, "dimension %lld does not split into %d equal parts",
                      (long long)dim, nout);
@@ -598,14 +612,20 @@ static ladle_status split(op_ctx *c, int ns, const int64_t *split, int64_t num_o
       sum += sizes[i];
     }
   }
-  size_t esz = ladle_dtype_size(x->dtype);
-  int64_t outer = shape_numel(axis, x->dims), inner = shape_numel(x->ndim - axis - 1, x->dims + axis + 1);
-  size_t irow = (size_t)(dim * inner) * esz, off = 0;
+  size_t esz = ladle_dtype_size(x->dtype), irow = 0, off = 0;
+  bool empty = ladle_tensor_numel(x) == 0; /* then every output is empty too */
+  int64_t outer = 0, inner = 0;
+  if (!empty) {
+    outer = shape_numel(axis, x->dims);
+    inner = shape_numel(x->ndim - axis - 1, x->dims + axis + 1);
+    irow = (size_t)(dim * inner) * esz;
+  }
   memcpy(dims, x->dims, sizeof dims);
   for (int i = 0; i < nout; i++) {
     ladle_tensor *y;
     dims[axis] = sizes[i];
     if ((st = op_out(c, i, x->dtype, x->ndim, dims, &y))) return st;
+    if (empty) continue;
     size_t row = (size_t)(sizes[i] * inner) * esz;
     if (row)
       for (int64_t o = 0; o < outer; o++)
@@ -682,7 +702,10 @@ static ladle_status run_expand(op_ctx *c) {
   if (!shape_broadcast(x->ndim, x->dims, n, req, &nd, dims))
     return op_fail(c, LADLE_ERR_SHAPE, "cannot expand %s to %s", shape_str(x->ndim, x->dims, a, sizeof a),
                    shape_str(n, req, b, sizeof b));
-  shape_broadcast_strides(x->ndim, x->dims, nd, dims, vst);
+  if (ladle_tensor_numel(x) == 0)
+    memset(vst, 0, sizeof vst);
+  else
+    shape_broadcast_strides(x->ndim, x->dims, nd, dims, vst);
   return emit_view(c, 0, x, nd, dims, vst, nd, dims);
 }
 
@@ -696,7 +719,7 @@ static ladle_status run_tile(op_ctx *c) {
   if ((st = shape_read_ints(c, rt, "repeats", LADLE_MAX_DIMS, rep, &n))) return st;
   if (n != x->ndim)
     return op_fail(c, LADLE_ERR_SHAPE, "repeats has %d entries for rank %d", n, x->ndim);
-  shape_strides(x->ndim, x->dims, xst);
+  strides_of(x, xst);
   for (int i = 0; i < n; i++) {
     if (rep[i] < 0) return op_fail(c, LADLE_ERR_INVALID, "negative repeat %lld", (long long)rep[i]);
     if (x->dims[i] && rep[i] > INT64_MAX / x->dims[i])
@@ -718,7 +741,7 @@ static ladle_status slice(op_ctx *c, const ladle_tensor *x, int n, const int64_t
   int64_t xst[LADLE_MAX_DIMS], dims[LADLE_MAX_DIMS], vst[LADLE_MAX_DIMS], begin[LADLE_MAX_DIMS];
   bool seen[LADLE_MAX_DIMS] = {false};
   int r = x->ndim;
-  shape_strides(r, x->dims, xst);
+  strides_of(x, xst);
   for (int i = 0; i < r; i++) {
     dims[i] = x->dims[i];
     vst[i] = xst[i];
@@ -739,12 +762,12 @@ static ladle_status slice(op_ctx *c, const ladle_tensor *x, int n, const int64_t
       s = s < 0 ? 0 : (s > d ? d : s);
       e = e < 0 ? 0 : (e > d ? d : e);
       if (step > d) step = d > 0 ? d : 1; /* same count, and step * stride cannot overflow */
-      cnt = e > s ? (e - s + step - 1) / step : 0;
+      cnt = e > s ? (e - s) / step + ((e - s) % step != 0) : 0;
     } else {
       s = s < 0 ? 0 : (s > d - 1 ? d - 1 : s);
       e = e < -1 ? -1 : (e > d - 1 ? d - 1 : e);
       if (step < -d) step = d > 0 ? -d : -1;
-      cnt = s > e ? (s - e - step - 1) / -step : 0;
+      cnt = s > e ? (s - e) / -step + ((s - e) % -step != 0) : 0;
     }
     dims[a] = cnt;
     begin[a] = cnt > 0 ? s : 0;
@@ -819,27 +842,36 @@ static ladle_status pad(op_ctx *c, const ladle_tensor *x, int mode, const int64_
   ladle_status st;
   for (int i = 0; i < r; i++) {
     int64_t pb = pads[i], pe = pads[r + i], d = x->dims[i];
-    if (pb > INT64_C(1) << 40 || pe > INT64_C(1) << 40 || pb < -d || pe < -d || d + pb + pe < 0)
+    if (pb > INT64_C(1) << 40 || pe > INT64_C(1) << 40 || pb < -d || pe < -d)
       return op_fail(c, LADLE_ERR_INVALID, "pads %lld,%lld invalid for axis %d of size %lld",
+                     (long long)pb, (long long)pe, i, (long long)d);
+    if (pb + pe > 0 && d > INT64_MAX - (pb + pe))
+      return op_fail(c, LADLE_ERR_LIMIT, "padded axis %d is too large", i);
+    if (d + pb + pe < 0)
+      return op_fail(c, LADLE_ERR_INVALID, "pads %lld,%lld crop more than axis %d of size %lld",
                      (long long)pb, (long long)pe, i, (long long)d);
     dims[i] = d + pb + pe;
     if (dims[i] > 0 && d == 0 && mode != PAD_CONSTANT)
       return op_fail(c, LADLE_ERR_INVALID, "cannot pad an empty axis %d in this mode", i);
-    total += dims[i];
   }
   ladle_tensor *y;
   if ((st = op_out(c, 0, x->dtype, r, dims, &y))) return st;
   int64_t n = ladle_tensor_numel(y);
   if (n == 0) return LADLE_OK;
+  for (int i = 0; i < r; i++) total += dims[i]; /* each dim <= n now */
   /* map[off[i] + o]: source index along axis i for output position o, -1 for the constant */
   int64_t *map = op_scratch(c, 0, sizeof(int64_t) * (size_t)(total + 1)), off[LADLE_MAX_DIMS];
   if (!map) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for pad tables");
-  for (int i = 0, at = 0; i < r; i++) {
+  size_t esz = ladle_dtype_size(x->dtype);
+  if (ladle_tensor_numel(x) == 0) { /* nothing to copy: all constant */
+    shape_fill(y->data, cval, n, esz);
+    return shape_own_strings(c, y);
+  }
+  for (int64_t i = 0, at = 0; i < r; i++) {
     off[i] = at;
     for (int64_t o = 0; o < dims[i]; o++) map[at++] = pad_map(mode, o - pads[i], x->dims[i]);
   }
   shape_strides(r, x->dims, xst);
-  size_t esz = ladle_dtype_size(x->dtype);
   if (r == 0) {
     memcpy(y->data, x->data, esz);
     return shape_own_strings(c, y);
@@ -948,7 +980,10 @@ static ladle_status run_pad11(op_ctx *c) {
 static ladle_status permute6(op_ctx *c, const ladle_tensor *x, const int64_t *src6, const int *perm,
                              const int64_t *out4) {
   int64_t st6[6], vd[6], vs[6];
-  shape_strides(6, src6, st6);
+  if (ladle_tensor_numel(x) == 0)
+    memset(st6, 0, sizeof st6);
+  else
+    shape_strides(6, src6, st6);
   for (int i = 0; i < 6; i++) {
     vd[i] = src6[perm[i]];
     vs[i] = st6[perm[i]];
@@ -1023,6 +1058,7 @@ static ladle_status run_trilu(op_ctx *c) {
   }
   bool upper = node_attr_int(op_node(c), "upper", 1) != 0;
   if ((st = op_out(c, 0, x->dtype, x->ndim, x->dims, &y))) return st;
+  if (ladle_tensor_numel(y) == 0) return LADLE_OK;
   int64_t m = x->dims[x->ndim - 2], n = x->dims[x->ndim - 1];
   int64_t mats = shape_numel(x->ndim - 2, x->dims);
   size_t esz = ladle_dtype_size(x->dtype), rowb = (size_t)n * esz;
