@@ -30,7 +30,13 @@ size_t gemm_pack_a_size(int64_t m, int64_t k) {
   return (size_t)((m + GEMM_MR - 1) / GEMM_MR) * GEMM_MR * (size_t)(k > 0 ? k : 1);
 }
 
+static void pack_a_avx512(float *dst, const float *a, int64_t m, int64_t k, int64_t rs);
+
 void gemm_pack_a(float *dst, const float *a, int64_t m, int64_t k, int64_t rs, int64_t cs) {
+  if (cs == 1 && gemm_have_avx512()) {
+    pack_a_avx512(dst, a, m, k, rs);
+    return;
+  }
   for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {
     float *d = dst + i0 * k;
     int64_t mr = m - i0 < GEMM_MR ? m - i0 : GEMM_MR;
@@ -560,6 +566,24 @@ static inline void transpose8(__m256 r[8]) {
   r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
   r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
   r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* gemm_pack_a for a row-major A: 8 rows × 8 columns at a time through a register transpose. */
+static void pack_a_avx512(float *dst, const float *a, int64_t m, int64_t k, int64_t rs) {
+  for (int64_t i0 = 0; i0 < m; i0 += GEMM_MR) {
+    float *d = dst + i0 * k;
+    int64_t mr = m - i0 < GEMM_MR ? m - i0 : GEMM_MR;
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++)
+        r[i] = i < mr ? _mm256_loadu_ps(a + (i0 + i) * rs + p) : _mm256_setzero_ps();
+      transpose8(r); /* r[j] = column p + j across the 8 rows */
+      for (int j = 0; j < 8; j++) _mm256_storeu_ps(d + (p + j) * GEMM_MR, r[j]);
+    }
+    for (; p < k; p++)
+      for (int64_t i = 0; i < GEMM_MR; i++) d[p * GEMM_MR + i] = i < mr ? a[(i0 + i) * rs + p] : 0.0f;
+  }
 }
 
 /* Stores tile t (mr pixels × ncv channels from channel j0) transposed: channel c's mr values
