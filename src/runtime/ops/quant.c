@@ -243,20 +243,25 @@ static ladle_status run_dynamic_quantize(op_ctx *c) {
 
 /* Copies the m×k matrix A (element (i,p) at a[i*lda + p], uint8 or int8) into dst as A' (m rows
  * of kp bytes, uint8, zero padded) and its row sums. */
-static void prep_a(const void *a, int dt, int64_t m, int64_t k, int64_t lda, uint8_t *dst, int32_t *rs) {
+static void prep_a_strided(const void *a, int dt, int64_t m, int64_t k, int64_t rs_, int64_t cs_, uint8_t *dst,
+                           int32_t *rs) {
   int64_t kp = round_up(k, QK);
   uint8_t flip = dt == LADLE_INT8 ? 0x80 : 0;
   for (int64_t i = 0; i < m; i++) {
-    const uint8_t *src = (const uint8_t *)a + i * lda;
+    const uint8_t *src = (const uint8_t *)a + i * rs_;
     uint8_t *d = dst + i * kp;
     uint32_t s = 0; /* sums wrap modulo 2^32 like the rest of the arithmetic */
     for (int64_t p = 0; p < k; p++) {
-      d[p] = (uint8_t)(src[p] ^ flip);
+      d[p] = (uint8_t)(src[p * cs_] ^ flip);
       s += d[p];
     }
     for (int64_t p = k; p < kp; p++) d[p] = 0;
     rs[i] = (int32_t)s;
   }
+}
+
+static void prep_a(const void *a, int dt, int64_t m, int64_t k, int64_t lda, uint8_t *dst, int32_t *rs) {
+  prep_a_strided(a, dt, m, k, lda, 1, dst, rs);
 }
 
 /* Writes k-group g of the packed panels at dst (panel of the block's column 0 first) from four
@@ -292,6 +297,7 @@ typedef struct qprod {
   int8_t *bp_dst;
   int32_t *cs;         /* column sums of B' (written by the task when it packs) */
   const int32_t *bias; /* per row, or NULL */
+  const int32_t *bias_col; /* per column, or NULL */
   const float *mrow;   /* requantization multipliers per row / per column, or NULL */
   const float *mcol;
   void *y;             /* output (m rows of n) */
@@ -307,7 +313,7 @@ typedef void (*qpack_fn)(const qjob *j, const qprod *p, int64_t j0, int64_t w, i
 struct qjob {
   int64_t m, n, k, kp;
   int64_t n_prod, n_cb;
-  int out_dt;    /* LADLE_INT32, or the 8-bit type to requantize into */
+  int out_dt;    /* LADLE_INT32, LADLE_FLOAT (acc · multiplier) or the 8-bit type to requantize into */
   float mul;     /* requantization multiplier when mrow / mcol are NULL */
   int32_t yzp;   /* output zero point */
   qget_fn get;
@@ -343,7 +349,8 @@ static void q_epilogue(const qjob *jb, const qprod *p, const int32_t *t, int64_t
     int32_t acc[2 * QNR];
     for (int j = 0; j < nc; j++) {
       uint32_t zb = (uint32_t)p->zb[p->zb_col ? j0 + j : 0];
-      acc[j] = (int32_t)((uint32_t)tr[j] - zb * rw.rr - rw.za * (uint32_t)cs[j] + rw.bias);
+      uint32_t bc = p->bias_col ? (uint32_t)p->bias_col[j0 + j] : 0;
+      acc[j] = (int32_t)((uint32_t)tr[j] - zb * rw.rr - rw.za * (uint32_t)cs[j] + rw.bias + bc);
     }
     int64_t yo = i * jb->n + j0;
     for (int j = 0; j < nc; j++) {
@@ -352,7 +359,10 @@ static void q_epilogue(const qjob *jb, const qprod *p, const int32_t *t, int64_t
         continue;
       }
       float m = p->mcol ? rw.mul * p->mcol[j0 + j] : rw.mul;
-      q_store8(p->y, jb->out_dt, yo + j, q_round((float)acc[j] * m, yz, lo, hi));
+      if (jb->out_dt == LADLE_FLOAT)
+        ((float *)p->y)[yo + j] = (float)acc[j] * m;
+      else
+        q_store8(p->y, jb->out_dt, yo + j, q_round((float)acc[j] * m, yz, lo, hi));
     }
   }
 }
@@ -403,6 +413,7 @@ static inline __attribute__((always_inline)) void epi_vec(const qjob *jb, const 
   acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zb, _mm512_set1_epi32((int32_t)rw->rr)));
   acc = _mm512_sub_epi32(acc, _mm512_mullo_epi32(cs, _mm512_set1_epi32((int32_t)rw->za)));
   acc = _mm512_add_epi32(acc, _mm512_set1_epi32((int32_t)rw->bias));
+  if (p->bias_col) acc = _mm512_add_epi32(acc, _mm512_maskz_loadu_epi32(m, p->bias_col + j));
   int64_t yo = i * jb->n + j;
   if (jb->out_dt == LADLE_INT32) {
     _mm512_mask_storeu_epi32((int32_t *)p->y + yo, m, acc);
@@ -410,6 +421,10 @@ static inline __attribute__((always_inline)) void epi_vec(const qjob *jb, const 
   }
   __m512 mul = _mm512_set1_ps(rw->mul);
   if (p->mcol) mul = _mm512_mul_ps(mul, _mm512_maskz_loadu_ps(m, p->mcol + j));
+  if (jb->out_dt == LADLE_FLOAT) {
+    _mm512_mask_storeu_ps((float *)p->y + yo, m, _mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul));
+    return;
+  }
   __m512 f = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   f = _mm512_add_ps(f, _mm512_set1_ps((float)jb->yzp));
   f = _mm512_max_ps(f, _mm512_set1_ps((float)q_lo(jb->out_dt))); /* a NaN takes the bound */
@@ -552,25 +567,41 @@ static void mm_state_free(void *s) {
   free(ms);
 }
 
-static ladle_status mm_init_b(const graph *g, node *n, int bi) {
+/* dst (cols × rows) = the transpose of src (rows × cols), bytes. */
+static void transpose_u8(uint8_t *dst, const uint8_t *src, int64_t rows, int64_t cols) {
+  for (int64_t r0 = 0; r0 < rows; r0 += 32)
+    for (int64_t c0 = 0; c0 < cols; c0 += 32)
+      for (int64_t r = r0; r < rows && r < r0 + 32; r++)
+        for (int64_t c = c0; c < cols && c < c0 + 32; c++) dst[c * rows + r] = src[r * cols + c];
+}
+
+/* B input bi packed at init when constant and 2-D; trans: given as [N, K] (Gemm's transB). */
+static ladle_status mm_init_b_t(const graph *g, node *n, int bi, bool trans) {
   const ladle_tensor *b = op_const_input(g, n, bi);
   if (!b || b->ndim != 2 || !is_q8(b->dtype) || b->dims[0] <= 0 || b->dims[1] <= 0) return LADLE_OK;
   mm_state *ms = calloc(1, sizeof *ms);
+  uint8_t *tmp = NULL;
   if (!ms) return LADLE_OK; /* packed per run instead */
-  ms->k = b->dims[0];
-  ms->n = b->dims[1];
+  ms->k = b->dims[trans ? 1 : 0];
+  ms->n = b->dims[trans ? 0 : 1];
   ms->dt = b->dtype;
   int64_t kp = round_up(ms->k, QK);
   ms->bp = aligned_alloc(64, round_up((int64_t)packed_size(kp, ms->n), 64));
   ms->cs = malloc(sizeof(int32_t) * (size_t)round_up(ms->n, QNR));
-  if (!ms->bp || !ms->cs) {
+  if (trans) tmp = malloc((size_t)(ms->k * ms->n));
+  if (!ms->bp || !ms->cs || (trans && !tmp)) {
+    free(tmp);
     mm_state_free(ms);
     return LADLE_OK;
   }
-  pack_b_plain(ms->bp, b->data, ms->n, ms->k, ms->n, ms->dt, ms->cs, have_vnni());
+  if (trans) transpose_u8(tmp, b->data, ms->n, ms->k);
+  pack_b_plain(ms->bp, trans ? tmp : b->data, ms->n, ms->k, ms->n, ms->dt, ms->cs, have_vnni());
+  free(tmp);
   n->state = ms;
   return LADLE_OK;
 }
+
+static ladle_status mm_init_b(const graph *g, node *n, int bi) { return mm_init_b_t(g, n, bi, false); }
 
 static ladle_status matmulinteger_init(const graph *g, node *n, errbuf *e) {
   (void)e;
@@ -654,6 +685,7 @@ typedef struct mm_ctx {
   const uint8_t *b;      /* B as given */
   int b_dt;
   const float *mrow, *mcol;
+  const int32_t *bias_col;
   void *y;
   size_t y_esz;
 } mm_ctx;
@@ -678,6 +710,7 @@ static void mm_get(const qjob *jb, int64_t pi, qprod *p) {
   p->src = x->b + ib * d->k * d->n;
   p->mrow = x->mrow;
   p->mcol = x->mcol;
+  p->bias_col = x->bias_col;
   p->y = (char *)x->y + (size_t)(pi * d->m * d->n) * x->y_esz;
 }
 
@@ -830,6 +863,129 @@ static ladle_status run_mm(op_ctx *c, bool qlinear) {
   }
   x.y = y->data;
   x.y_esz = ladle_dtype_size(out_dt);
+  q_run(c, &jb);
+  return LADLE_OK;
+}
+
+
+/* --- QGemm (com.microsoft) -------------------------------------------------------------------
+ * Y = alpha·(A - za)(B - zb)·sa·sb + C·(alpha·sa·sb) with A, B uint8/int8 (transA, transB), C an
+ * int32 bias per column (or one value); Y is float, or quantized with y_scale / y_zero_point
+ * when they are given (multiplier alpha·sa·sb / sy). */
+static ladle_status qgemm_init(const graph *g, node *n, errbuf *e) {
+  (void)e;
+  return mm_init_b_t(g, n, 3, node_attr_int(n, "transB", 0) != 0);
+}
+
+static ladle_status run_qgemm(op_ctx *c) {
+  const ladle_tensor *a, *b, *as, *bs, *az = op_in(c, 2), *bz = op_in(c, 5), *bias = op_in(c, 6);
+  const ladle_tensor *ys = op_in(c, 7), *yz = op_in(c, 8);
+  ladle_status st;
+  const node *nd = op_node(c);
+  if ((st = need(c, 0, "A", &a)) || (st = need(c, 1, "a_scale", &as)) || (st = need(c, 3, "B", &b)) ||
+      (st = need(c, 4, "b_scale", &bs)))
+    return st;
+  if (!is_q8(a->dtype) || !is_q8(b->dtype) || a->ndim != 2 || b->ndim != 2)
+    return op_fail(c, LADLE_ERR_DTYPE, "A and B must be uint8 or int8 matrices");
+  bool ta = node_attr_int(nd, "transA", 0) != 0, tb = node_attr_int(nd, "transB", 0) != 0;
+  float alpha = node_attr_float(nd, "alpha", 1.0f);
+  mm_dims d;
+  memset(&d, 0, sizeof d);
+  d.m = a->dims[ta ? 1 : 0];
+  d.k = a->dims[ta ? 0 : 1];
+  d.n = b->dims[tb ? 0 : 1];
+  if (b->dims[tb ? 1 : 0] != d.k)
+    return op_fail(c, LADLE_ERR_SHAPE, "inner dimensions differ: %lld and %lld", (long long)d.k,
+                   (long long)b->dims[tb ? 1 : 0]);
+  d.n_batch = d.a_mats = d.b_mats = 1;
+  d.yrank = 2;
+  d.ydims[0] = d.m;
+  d.ydims[1] = d.n;
+  if ((st = check_scale(c, as, "a_scale", 0)) || (st = check_scale(c, bs, "b_scale", d.n)) ||
+      (st = check_zp(c, az, a->dtype, "a_zero_point", 0)) || (st = check_zp(c, bz, b->dtype, "b_zero_point", d.n)))
+    return st;
+  int out_dt = LADLE_FLOAT;
+  float ysv = 1.0f;
+  if (ys) {
+    if ((st = check_scale(c, ys, "y_scale", 0))) return st;
+    ysv = *(const float *)ys->data;
+    if (!(ysv != 0.0f) || !isfinite(ysv))
+      return op_fail(c, LADLE_ERR_INVALID, "y_scale = %g is not a finite non-zero value", (double)ysv);
+    out_dt = yz ? yz->dtype : LADLE_UINT8;
+    if (!is_q8(out_dt) || (st = check_zp(c, yz, out_dt, "y_zero_point", 0)))
+      return st ? st : op_fail(c, LADLE_ERR_DTYPE, "y_zero_point must be uint8 or int8");
+  }
+  int64_t nbias = bias ? ladle_tensor_numel(bias) : 0;
+  if (bias && (bias->dtype != LADLE_INT32 || (nbias != 1 && nbias != d.n)))
+    return op_fail(c, LADLE_ERR_UNSUPPORTED, "C must be int32 with one value or one per column (%lld)", (long long)d.n);
+  ladle_tensor *y;
+  if ((st = op_out(c, 0, out_dt, 2, d.ydims, &y))) return st;
+  if (d.m == 0 || d.n == 0) return LADLE_OK;
+
+  int64_t kp = round_up(d.k, QK), n16 = round_up(d.n, QNR);
+  const mm_state *ms = nd->state;
+  if (ms && (ms->k != d.k || ms->n != d.n || ms->dt != b->dtype)) ms = NULL;
+  size_t off_rs = round_up(d.m * kp, 64), off_z = off_rs + round_up((int64_t)sizeof(int32_t) * d.m, 64);
+  size_t off_mc = off_z + round_up((int64_t)sizeof(int32_t) * (d.n + 2), 64);
+  size_t off_bc = off_mc + round_up((int64_t)sizeof(float) * (d.n + 1), 64);
+  char *s0 = op_scratch(c, 0, off_bc + sizeof(int32_t) * (size_t)(d.n + 1));
+  size_t sz_bp = packed_size(kp, d.n), off_cs = round_up((int64_t)sz_bp, 64), off_t = off_cs + sizeof(int32_t) * (size_t)n16;
+  char *s1 = ms ? NULL : op_scratch(c, 1, off_t + (tb ? (size_t)(d.k * d.n) : 0));
+  if (!s0 || (!ms && !s1)) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for QGemm");
+  mm_ctx x;
+  memset(&x, 0, sizeof x);
+  x.d = &d;
+  prep_a_strided(a->data, a->dtype, d.m, d.k, ta ? 1 : d.k, ta ? d.m : 1, (uint8_t *)s0, (int32_t *)(s0 + off_rs));
+  x.a = (const uint8_t *)s0;
+  x.rs = (const int32_t *)(s0 + off_rs);
+  int32_t *za = (int32_t *)(s0 + off_z), *zb = za + 1;
+  za[0] = (az ? qget(az, 0) : 0) + (a->dtype == LADLE_INT8 ? 128 : 0);
+  x.zb_col = bz && ladle_tensor_numel(bz) > 1;
+  for (int64_t j = 0; j < (x.zb_col ? d.n : 1); j++) zb[j] = (bz ? qget(bz, j) : 0) - (b->dtype == LADLE_UINT8 ? 128 : 0);
+  x.za = za;
+  x.zb = zb;
+  if (ms) {
+    x.bp = ms->bp;
+    x.cs = ms->cs;
+  } else {
+    x.bp = (int8_t *)s1;
+    x.cs = (int32_t *)(s1 + off_cs);
+    const uint8_t *src = b->data;
+    if (tb) {
+      transpose_u8((uint8_t *)(s1 + off_t), src, d.n, d.k);
+      src = (const uint8_t *)(s1 + off_t);
+    }
+    pack_b_plain(x.bp, src, d.n, d.k, d.n, b->dtype, x.cs, have_vnni());
+  }
+  x.packed = true;
+  x.b = b->data;
+  x.b_dt = b->dtype;
+  /* multipliers: alpha·sa·sb (per column when b_scale is), over sy when quantized */
+  const float *bsv = bs->data;
+  float asv = *(const float *)as->data;
+  int64_t nbs = ladle_tensor_numel(bs);
+  float *mc = (float *)(s0 + off_mc);
+  for (int64_t j = 0; j < nbs; j++) mc[j] = ys ? alpha * asv * bsv[j] / ysv : alpha * asv * bsv[j];
+  if (nbs > 1) x.mcol = mc;
+  int32_t *bc = (int32_t *)(s0 + off_bc);
+  if (bias) {
+    for (int64_t j = 0; j < d.n; j++) bc[j] = ((const int32_t *)bias->data)[nbias == 1 ? 0 : j];
+    x.bias_col = bc;
+  }
+  x.y = y->data;
+  x.y_esz = ladle_dtype_size(out_dt);
+  qjob jb;
+  memset(&jb, 0, sizeof jb);
+  jb.m = d.m;
+  jb.n = d.n;
+  jb.k = d.k;
+  jb.n_prod = 1;
+  jb.out_dt = out_dt;
+  jb.mul = nbs > 1 ? 1.0f : mc[0];
+  jb.yzp = ys && yz ? qget(yz, 0) : 0;
+  jb.get = mm_get;
+  jb.pack = mm_pack;
+  jb.ud = &x;
   q_run(c, &jb);
   return LADLE_OK;
 }
@@ -2050,6 +2206,7 @@ const op_def ops_quant[] = {
     {"", "QLinearMatMul", 10, 20, run_qlinearmatmul, qlinearmatmul_init, mm_state_free},
     {"", "ConvInteger", 10, 99, run_convinteger, convinteger_init, qconv_state_free},
     {"", "QLinearConv", 10, 99, run_qlinearconv, qlinearconv_init, qconv_state_free},
+    {MS_DOMAIN, "QGemm", 1, 99, run_qgemm, qgemm_init, mm_state_free},
     {MS_DOMAIN, "QLinearAdd", 1, 99, run_qlinear_add, NULL, NULL},
     {MS_DOMAIN, "QLinearMul", 1, 99, run_qlinear_mul, NULL, NULL},
     {MS_DOMAIN, "QLinearSigmoid", 1, 99, run_qlinear_sigmoid, NULL, NULL},

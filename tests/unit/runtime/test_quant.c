@@ -7,6 +7,8 @@
  *   - ConvInteger and QLinearConv on random geometry (groups, depthwise, strides, dilations,
  *     pads, auto_pad, 1-D/2-D/3-D, 1×1 direct path), per-channel weight scales / zero points,
  *     bias, weights as initializers (prepared at init) and as graph inputs;
+ *   - QGemm (com.microsoft): transA / transB, per-column scales and zero points, int32 bias,
+ *     float and quantized outputs, B as initializer (packed at init) or input;
  *   - QuantizeLinear's round-half-to-even and saturation, int8 outputs;
  *   - refusals: wrong dtypes and shapes come back as statuses.
  * Models are built in memory with the generated protobuf-c code for onnx.proto. */
@@ -49,6 +51,7 @@ typedef struct attr_spec {
   const char *s;
   int n;
   const int64_t *ints;
+  float f;
 } attr_spec;
 
 #define MAXT 10
@@ -64,7 +67,8 @@ static int64_t numel(const tin *t) {
 static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, int n_attr, const attr_spec *attrs,
                           int out_dt) {
   Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-  Onnx__OperatorSetIdProto opsid = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[1] = {&opsid};
+  Onnx__OperatorSetIdProto opsid = ONNX__OPERATOR_SET_ID_PROTO__INIT, msid = ONNX__OPERATOR_SET_ID_PROTO__INIT;
+  Onnx__OperatorSetIdProto *opsets[2] = {&opsid, &msid};
   Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
   Onnx__NodeProto node = ONNX__NODE_PROTO__INIT, *nodep[1] = {&node};
   Onnx__AttributeProto at[8], *atp[8];
@@ -81,7 +85,10 @@ static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, i
   opsid.domain = "";
   opsid.has_version = 1;
   opsid.version = opset;
-  model.n_opset_import = 1;
+  msid.domain = "com.microsoft";
+  msid.has_version = 1;
+  msid.version = 1;
+  model.n_opset_import = 2;
   model.opset_import = opsets;
   model.graph = &graph;
   graph.name = "g";
@@ -149,6 +156,9 @@ static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, i
     if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
       at[i].has_i = 1;
       at[i].i = attrs[i].i;
+    } else if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) {
+      at[i].has_f = 1;
+      at[i].f = attrs[i].f;
     } else if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) {
       at[i].has_s = 1;
       at[i].s.data = (uint8_t *)attrs[i].s;
@@ -159,7 +169,9 @@ static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, i
     }
     atp[i] = &at[i];
   }
-  node.op_type = (char *)op;
+  bool ms = strncmp(op, "ms:", 3) == 0; /* "ms:QGemm": an op of the com.microsoft domain */
+  node.op_type = (char *)(ms ? op + 3 : op);
+  node.domain = ms ? "com.microsoft" : "";
   node.name = "op";
   node.n_input = (size_t)n_in;
   node.input = (char **)in_names;
@@ -421,11 +433,11 @@ static void test_qconv(int iter, bool qlinear) {
   int64_t strides[3], dil[3], pads[6];
   for (int d = 0; d < c.nsp; d++) strides[d] = c.s[d], dil[d] = c.d[d], pads[d] = c.pb[d], pads[d + c.nsp] = c.pe[d];
   static const char *apn[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
-  attr_spec at[5] = {{"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, c.G, NULL, 0, NULL},
-                     {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, strides},
-                     {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, dil},
-                     {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, 2 * c.nsp, pads},
-                     {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, apn[c.autopad], 0, NULL}};
+  attr_spec at[5] = {{"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, c.G, NULL, 0, NULL, 0},
+                     {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, strides, 0},
+                     {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, dil, 0},
+                     {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, 2 * c.nsp, pads, 0},
+                     {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, apn[c.autopad], 0, NULL, 0}};
   int n_attr = c.autopad ? 5 : 4;
   if (c.autopad) at[3] = at[4];
   int out_dt = qlinear ? ydt : LADLE_INT32;
@@ -475,6 +487,64 @@ static void test_qconv(int iter, bool qlinear) {
   free(x), free(w), free(xz), free(wz), free(yz), free(b), free(y);
 }
 
+/* --- QGemm (com.microsoft) ------------------------------------------------------------------ */
+
+static void test_qgemm(int iter) {
+  int64_t m = rint_in(1, 40), k = rint_in(1, 150), n = rint_in(1, 80);
+  int adt = dt8(), bdt = dt8();
+  bool ta = rnd() % 2, tb = rnd() % 2, percol = rnd() % 2, quant = iter % 2, b_init = rnd() % 2, has_c = rnd() % 2;
+  float alpha = 0.5f + (float)(rnd() % 4) / 4.0f, as = 0.02f, ys = 0.9f;
+  float bs[128];
+  int32_t cb[128];
+  for (int64_t j = 0; j < n; j++) {
+    bs[j] = 0.002f + (float)(rnd() % 100) / 5000.0f;
+    cb[j] = (int32_t)rint_in(-4000, 4000);
+  }
+  void *a = rand_q8(m * k), *b = rand_q8(k * n), *za = rand_q8(1), *zb = rand_q8(n), *zy = rand_q8(1);
+  tin in[9] = {{"A", adt, 2, {ta ? k : m, ta ? m : k}, a, false},
+               {"a_scale", LADLE_FLOAT, 0, {0}, &as, false},
+               {"a_zero_point", adt, 0, {0}, za, false},
+               {"B", bdt, 2, {tb ? n : k, tb ? k : n}, b, b_init},
+               {"b_scale", LADLE_FLOAT, percol ? 1 : 0, {n}, bs, false},
+               {"b_zero_point", bdt, percol ? 1 : 0, {n}, zb, false},
+               {has_c ? "C" : "", LADLE_INT32, 1, {n}, cb, false},
+               {"y_scale", LADLE_FLOAT, 0, {0}, &ys, false},
+               {"y_zero_point", LADLE_UINT8, 0, {0}, zy, false}};
+  int64_t tr[2] = {ta, tb};
+  attr_spec at[3] = {{"transA", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, tr[0], NULL, 0, NULL, 0},
+                     {"transB", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, tr[1], NULL, 0, NULL, 0},
+                     {"alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, 0, NULL, 0, NULL, 0}};
+  at[2].f = alpha;
+  int out_dt = quant ? LADLE_UINT8 : LADLE_FLOAT;
+  void *y = NULL;
+  int64_t ny = 0;
+  bool ok = eval("ms:QGemm", 13, quant ? 9 : 7, in, 3, at, out_dt, 1 + iter % 2, &y, &ny);
+  CHECK(ok);
+  if (ok) {
+    int bad = 0;
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        int64_t s = has_c ? cb[j] : 0;
+        int32_t zbv = q8(bdt, zb, percol ? j : 0);
+        for (int64_t p = 0; p < k; p++)
+          s += (int64_t)(q8(adt, a, ta ? p * m + i : i * k + p) - q8(adt, za, 0)) *
+               (q8(bdt, b, tb ? j * k + p : p * n + j) - zbv);
+        float bsj = bs[percol ? j : 0];
+        if (quant) {
+          float mul = alpha * as * bsj / ys;
+          if (((uint8_t *)y)[i * n + j] != (uint8_t)requant(s, mul, ((uint8_t *)zy)[0], LADLE_UINT8)) bad++;
+        } else {
+          float want = (float)(int32_t)s * (alpha * as * bsj);
+          if (((float *)y)[i * n + j] != want) bad++;
+        }
+      }
+    CHECK(bad == 0);
+    if (bad) fprintf(stderr, "QGemm m=%lld k=%lld n=%lld ta=%d tb=%d: %d wrong\n", (long long)m, (long long)k,
+                     (long long)n, ta, tb, bad);
+  }
+  free(a), free(b), free(za), free(zb), free(zy), free(y);
+}
+
 /* --- QuantizeLinear ------------------------------------------------------------------------- */
 
 static void test_quantize_rounding(void) {
@@ -514,7 +584,7 @@ static void test_refusals(void) {
   /* conv with a group that does not divide the channels */
   uint8_t cx[18] = {0}, cw[8] = {0};
   tin cv[2] = {{"x", LADLE_UINT8, 4, {1, 2, 3, 3}, cx, false}, {"w", LADLE_UINT8, 4, {2, 2, 2, 1}, cw, false}};
-  attr_spec g3 = {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 3, NULL, 0, NULL};
+  attr_spec g3 = {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 3, NULL, 0, NULL, 0};
   CHECK(!eval("ConvInteger", 10, 2, cv, 1, &g3, LADLE_INT32, 1, &y, &ny));
 }
 
@@ -523,6 +593,7 @@ int main(void) {
   for (int i = 0; i < 40; i++) test_qlinearmatmul(i);
   for (int i = 0; i < 60; i++) test_qconv(i, false);
   for (int i = 0; i < 60; i++) test_qconv(i, true);
+  for (int i = 0; i < 30; i++) test_qgemm(i);
   test_quantize_rounding();
   test_refusals();
   return check_done("test_quant");
