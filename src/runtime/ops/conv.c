@@ -510,12 +510,10 @@ static void dwd_task(void *arg, int64_t nm) {
         for (int64_t c = 0; c < kw; c++) {
           int64_t base = o0 * sw - j->pw + c * dw; /* input column of element 0 */
           int64_t e0 = base < 0 ? -base : 0, e1 = j->W - base < span ? j->W - base : span;
-          __mmask16 m0 = 0, m1 = 0;
-          for (int64_t e = e0; e < e1; e++) {
-            if (e < 16) m0 |= (__mmask16)(1u << e);
-            else m1 |= (__mmask16)(1u << (e - 16));
-          }
-          if (!m0 && !m1) continue;
+          if (e1 <= e0) continue;
+          /* elements [e0, e1) of at most 31 */
+          uint32_t bits = (e1 >= 32 ? ~0u : (1u << e1) - 1u) & ~((1u << e0) - 1u);
+          __mmask16 m0 = (__mmask16)(bits & 0xFFFFu), m1 = (__mmask16)(bits >> 16);
           for (int i = 0; i < na; i++) {
             /* the address of element 0 may lie before the row: form it as an integer */
             const float *sc = (const float *)((uintptr_t)(xc + roff[i]) + (uintptr_t)base * sizeof(float));
