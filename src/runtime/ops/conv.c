@@ -544,6 +544,69 @@ static void dwd_task(void *arg, int64_t nm) {
   }
 }
 
+/* Depthwise over the padded buffer for small planes: the plane's padded rows are one flat run
+ * of OH*ws columns, every tap a fixed offset in it, so 16 outputs per vector regardless of how
+ * short the rows are; the gap columns are dropped when storing (segments precomputed once). */
+typedef struct dwp_seg {
+  int32_t chunk, l, n;
+  int64_t off; /* output offset of lane l */
+} dwp_seg;
+
+typedef struct dwp_job {
+  const conv_plan *p;
+  const float *w, *bias;
+  const int64_t *tapoff;
+  const dwp_seg *segs;
+  int nseg;
+  float *y;
+  const node *act;
+} dwp_job;
+
+static void dwp_task(void *arg, int64_t nm) {
+  const dwp_job *j = arg;
+  const conv_plan *p = j->p;
+  int64_t M = p->cd.M, n = nm / M, m = nm % M, ci = m / p->cd.Mg;
+  int64_t cols = p->out[1] * p->ws, taps = p->taps;
+  const float *chan = p->buf + (n * p->cd.C + ci) * p->chan;
+  const float *w = j->w + m * taps;
+  float *y = j->y + nm * p->out[1] * p->out[2];
+  act_kind ak = j->act ? j->act->act : ACT_NONE;
+  __m512 lo = _mm512_set1_ps(j->act ? j->act->act_alpha : 0);
+  __m512 hi = _mm512_set1_ps(j->act ? j->act->act_beta : 0);
+  __m512 b = _mm512_set1_ps(j->bias ? j->bias[m] : 0.0f);
+  int si = 0;
+  for (int64_t j0 = 0, ch = 0; j0 < cols; j0 += 16, ch++) {
+    int64_t cnt = cols - j0 < 16 ? cols - j0 : 16;
+    __mmask16 mk = (__mmask16)((1u << cnt) - 1u);
+    __m512 acc = b;
+    for (int64_t t = 0; t < taps; t++)
+      acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mk, chan + j->tapoff[t] + j0), acc);
+    switch (ak) {
+      case ACT_RELU: acc = _mm512_max_ps(acc, _mm512_setzero_ps()); break;
+      case ACT_CLIP: acc = _mm512_min_ps(_mm512_max_ps(acc, lo), hi); break;
+      case ACT_LEAKY_RELU:
+        acc = _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
+        break;
+      case ACT_SIGMOID: {
+        float tmp[16];
+        _mm512_storeu_ps(tmp, acc);
+        for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
+        acc = _mm512_loadu_ps(tmp);
+        break;
+      }
+      default: break;
+    }
+    for (; si < j->nseg && j->segs[si].chunk == ch; si++) {
+      const dwp_seg *g = &j->segs[si];
+      __mmask16 sm = (__mmask16)(((1u << g->n) - 1u) << g->l);
+      if (g->off >= g->l)
+        _mm512_mask_storeu_ps(y + (g->off - g->l), sm, acc);
+      else
+        _mm512_mask_compressstoreu_ps(y + g->off, sm, acc);
+    }
+  }
+}
+
 #pragma GCC pop_options
 
 /* Runs a depthwise conv directly when its shape allows it; false when it does not. */
@@ -568,7 +631,7 @@ static bool depthwise_direct(op_ctx *c, const conv_dims *cd, const float *x, con
   j.sw = g->s[o];
   j.dw = g->d[o];
   j.pw = g->pb[o];
-  if (j.sw > 2) return false;
+  if (j.sw > 2 || j.OW < 32) return false; /* short rows: the padded, flattened loop wins */
   /* interior columns: 0 <= ow*sw - pw and ow*sw - pw + (kw-1)*dw <= W-1 */
   j.lo = cdiv(j.pw, j.sw);
   int64_t last = j.W - 1 + j.pw - (j.kw - 1) * j.dw;
@@ -724,8 +787,34 @@ static ladle_status run_conv(op_ctx *c) {
   plan_taps(&p, tapoff);
   if (cd.Cg == 1) { /* depthwise (or one input channel per group) */
     if ((s = plan_fill(c, &p, x->data, 0, cd.N))) return s;
+    int64_t planes = cd.N * cd.M, cols = p.out[1] * p.ws;
+    if (gemm_have_avx512() && p.out[0] == 1 && cols <= 65536) {
+      /* segments of each 16-column chunk that are outputs, in chunk order */
+      int64_t max_seg = cols / 16 * 2 + cols / p.ws + 4;
+      dwp_seg *segs = op_scratch(c, 1, sizeof(dwp_seg) * (size_t)max_seg);
+      if (!segs) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for depthwise segments");
+      int nseg = 0;
+      int64_t oh = 0, ow = 0;
+      for (int64_t jj = 0; jj < cols && nseg < max_seg;) {
+        int64_t l = jj % 16, piece = 16 - l;
+        if (piece > p.ws - ow) piece = p.ws - ow;
+        if (piece > cols - jj) piece = cols - jj;
+        int64_t valid = ow < p.out[2] ? (p.out[2] - ow < piece ? p.out[2] - ow : piece) : 0;
+        if (valid > 0)
+          segs[nseg++] = (dwp_seg){(int32_t)(jj / 16), (int32_t)l, (int32_t)valid, oh * p.out[2] + ow};
+        jj += piece;
+        ow += piece;
+        if (ow == p.ws) ow = 0, oh++;
+      }
+      dwp_job dj = {&p, w->data, b ? b->data : NULL, tapoff, segs, nseg, y->data,
+                    n->act != ACT_NONE ? n : NULL};
+      if (op_threads(c) > 1 && planes * cols * p.taps >= 65536)
+        tpool_run(op_pool(c), planes, dwp_task, &dj);
+      else
+        for (int64_t i = 0; i < planes; i++) dwp_task(&dj, i);
+      return LADLE_OK;
+    }
     dw_job j = {&p, w->data, b ? b->data : NULL, tapoff, y->data, n->act != ACT_NONE ? n : NULL};
-    int64_t planes = cd.N * cd.M;
     if (op_threads(c) > 1 && planes * shape_numel(cd.g.nsp, cd.g.out) * p.taps >= 65536)
       tpool_run(op_pool(c), planes, dw_task, &j);
     else
