@@ -1,10 +1,12 @@
 /* quant.c — quantization ops: QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
- * MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv.
+ * MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv, and the com.microsoft ops ONNX
+ * Runtime's quantizer writes next to them (QGemm, QLinearAdd, QLinearMul, QLinearSigmoid,
+ * QLinearLeakyRelu, QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat).
  *
  * Rounding is round-half-to-even (nearbyintf in the default rounding mode) and every store into
  * an 8-bit type saturates, as the spec says. Integer products accumulate in int32.
  *
- * The four integer products share one engine. Every product is brought to the form the AVX-512
+ * The integer products share one engine. Every product is brought to the form the AVX-512
  * VNNI instruction wants, unsigned bytes (A) times signed bytes (B), by flipping the top bit:
  * an int8 A becomes a + 128 and its zero point moves by +128, a uint8 B becomes b - 128 and its
  * zero point by -128; (a - za)(b - zb) is unchanged. The engine then computes the raw sums
@@ -13,9 +15,16 @@
  *   sum_k (a'-za)(b'-zb) = A'B' - zb·rowsum(A') - za·colsum(B') + K·za·zb
  *
  * A' is m rows of kp bytes (K rounded up to 4, zero padded); B' is packed in panels of 16
- * columns, each holding kp/4 groups of 16×4 bytes (one 512-bit vector per group). Conv weights
- * (A) and constant MatMul weights (B) are prepared once at init. The arithmetic wraps (the spec
- * leaves int32 overflow undefined; here it is computed modulo 2^32, never as C UB). */
+ * columns, each holding kp/4 groups of 16×4 bytes (one 512-bit vector per group). Micro-tiles
+ * of 8 rows × 32 columns are corrected and requantized in registers. Without VNNI a plain
+ * loop over the same layout does the work. The arithmetic wraps (the spec leaves int32
+ * overflow undefined; here it is computed modulo 2^32, never as C UB).
+ *
+ * Convolutions take one of three paths: depthwise (one input channel per group) computed
+ * directly; 1-D / 2-D with at least NHWC_MIN_CG channels per group as an implicit GEMM over an
+ * NHWC copy of the input (x is A, no im2col); the rest (1×1 stride 1, 3-D, few channels) through
+ * im2col blocks packed by each task (w is A). Constant weights are prepared at init for the
+ * path the node will take. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
