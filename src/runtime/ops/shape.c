@@ -89,7 +89,7 @@ typedef struct plan {
   int64_t odims[SHAPE_VIEW_MAX], osrc[SHAPE_VIEW_MAX], odst[SHAPE_VIEW_MAX];
   int64_t inner, inner_src; /* the last axis: length and source stride */
   int64_t rows, rows_dst;   /* ROW_TILE: the unit-stride source axis: length and dest stride */
-  int64_t n_items;          /* outer items (times row blocks for ROW_TILE) */
+  int64_t n_items;          /* outer items (times the TILE x TILE blocks for ROW_TILE) */
   int64_t per_task;
 } plan;
 
@@ -143,34 +143,31 @@ static inline void tr8x8_32(uint32_t *d, int64_t rd, const uint32_t *s, int64_t 
 }
 #endif
 
-/* dst[a * rd + b] = src[a + b * is] for a in [a0, a1), b in [0, n), in TILE x TILE blocks
- * (8x8 register blocks for 4-byte elements where AVX is available). */
-static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int64_t n,
+/* dst[a * rd + b] = src[a + b * is] for a in [a0, a1), b in [b0, b1): one cache block (8x8
+ * register blocks for 4-byte elements where AVX is available). */
+static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int64_t b0, int64_t b1,
                            int64_t rd, int64_t is, size_t esz) {
-#define TILE_T(T, B0)                                               \
+#define TILE_T(T, BS)                                               \
   {                                                                 \
     T *d = (T *)dp;                                                 \
     const T *s = (const T *)sp;                                     \
-    for (int64_t bb = (B0); bb < n; bb += TILE) {                   \
-      int64_t be = bb + TILE < n ? bb + TILE : n;                   \
-      for (int64_t a = a0; a < a1; a++) {                           \
-        T *dr = d + a * rd;                                         \
-        const T *sr = s + a;                                        \
-        for (int64_t b = bb; b < be; b++) dr[b] = sr[b * is];       \
-      }                                                             \
+    for (int64_t a = a0; a < a1; a++) {                             \
+      T *dr = d + a * rd;                                           \
+      const T *sr = s + a;                                          \
+      for (int64_t b = (BS); b < b1; b++) dr[b] = sr[b * is];       \
     }                                                               \
   }
   switch (esz) {
-    case 1: TILE_T(uint8_t, 0) break;
-    case 2: TILE_T(uint16_t, 0) break;
+    case 1: TILE_T(uint8_t, b0) break;
+    case 2: TILE_T(uint16_t, b0) break;
     case 4: {
-      int64_t b8 = 0;
+      int64_t b8 = b0;
 #if defined(__AVX__)
       int64_t a8 = a0 + (a1 - a0) / 8 * 8;
-      b8 = n / 8 * 8;
+      b8 = b0 + (b1 - b0) / 8 * 8;
       uint32_t *d = (uint32_t *)dp;
       const uint32_t *s = (const uint32_t *)sp;
-      for (int64_t bb = 0; bb < b8; bb += 8) {
+      for (int64_t bb = b0; bb < b8; bb += 8) {
         for (int64_t a = a0; a < a8; a += 8) tr8x8_32(d + a * rd + bb, rd, s + a + bb * is, is);
         for (int64_t a = a8; a < a1; a++)
           for (int64_t b = bb; b < bb + 8; b++) d[a * rd + b] = s[a + b * is];
@@ -179,10 +176,10 @@ static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int
       TILE_T(uint32_t, b8) /* the columns left over (all of them without AVX) */
       break;
     }
-    case 8: TILE_T(uint64_t, 0) break;
+    case 8: TILE_T(uint64_t, b0) break;
     default:
       for (int64_t a = a0; a < a1; a++)
-        row_gather(dp + (size_t)(a * rd) * esz, sp + (size_t)a * esz, n, is, esz);
+        row_gather(dp + (size_t)(a * rd + b0) * esz, sp + (size_t)(a + b0 * is) * esz, b1 - b0, is, esz);
   }
 #undef TILE_T
 }
@@ -201,20 +198,21 @@ static void plan_row(const plan *p, int64_t so, int64_t dof) {
 static void plan_run(const plan *p, int64_t i0, int64_t i1) {
   int64_t idx[SHAPE_VIEW_MAX];
   int no = p->n_outer;
-  if (p->kind == ROW_TILE) {
-    int64_t nblk = (p->rows + TILE - 1) / TILE;
+  if (p->kind == ROW_TILE) { /* items: (outer, column block, row block), row block fastest */
+    int64_t nab = (p->rows + TILE - 1) / TILE, nbb = (p->inner + TILE - 1) / TILE;
     for (int64_t it = i0; it < i1; it++) {
-      int64_t o = it / nblk, blk = it % nblk, so = 0, dof = 0;
+      int64_t o = it / (nab * nbb), ab = it % nab, bb = it / nab % nbb, so = 0, dof = 0;
       for (int k = no - 1; k >= 0; k--) {
         int64_t q = o % p->odims[k];
         o /= p->odims[k];
         so += q * p->osrc[k];
         dof += q * p->odst[k];
       }
-      int64_t a0 = blk * TILE, a1 = a0 + TILE < p->rows ? a0 + TILE : p->rows;
+      int64_t a0 = ab * TILE, a1 = a0 + TILE < p->rows ? a0 + TILE : p->rows;
+      int64_t b0 = bb * TILE, b1 = b0 + TILE < p->inner ? b0 + TILE : p->inner;
       tile_transpose(p->dst + (ptrdiff_t)dof * (ptrdiff_t)p->esz,
-                     p->src + (ptrdiff_t)so * (ptrdiff_t)p->esz, a0, a1, p->inner,
-                     p->rows_dst, p->inner_src, p->esz);
+                     p->src + (ptrdiff_t)so * (ptrdiff_t)p->esz, a0, a1, b0, b1, p->rows_dst,
+                     p->inner_src, p->esz);
     }
     return;
   }
@@ -295,7 +293,7 @@ void shape_copy_strided(tpool *pool, void *dst, const void *src, int ndim, const
   if (p.kind == ROW_TILE) {
     p.rows = d[unit];
     p.rows_dst = ds[unit];
-    p.n_items *= (p.rows + TILE - 1) / TILE;
+    p.n_items *= ((p.rows + TILE - 1) / TILE) * ((p.inner + TILE - 1) / TILE);
   }
 
   int threads = pool ? tpool_threads(pool) : 1;
