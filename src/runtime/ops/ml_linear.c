@@ -521,7 +521,8 @@ static ladle_status run_lin(op_ctx *c) {
   j.z = z->data;
   double work = (double)N * (double)F * (double)(m->n_sv + j.C + 1);
   int threads = op_threads(c);
-  j.ntasks = threads <= 1 || work < 1e5 ? 1 : (N < threads * 4 ? N : threads * 4);
+  /* under ~5 ms of work a second thread costs more in wake-ups than it saves */
+  j.ntasks = threads <= 1 || work < 1e7 ? 1 : (N < threads * 4 ? N : threads * 4);
   j.per_task = ((size_t)F + ws) * sizeof(double) + 64;
   j.per_task = (j.per_task + 63) / 64 * 64;
   j.scratch = op_scratch(c, 0, j.per_task * (size_t)j.ntasks);

@@ -615,6 +615,8 @@ static ladle_status run_zipmap(op_ctx *c) {
   return LADLE_OK;
 }
 
+/* LabelEncoder-4's *_tensor attributes are not supported; its keys_* / values_* spelling is
+ * accepted at any opset from 2 on. */
 const op_def ops_ml_misc[] = {
     {ML_DOMAIN, "Scaler", 1, 99, run_scaler, NULL, NULL},
     {ML_DOMAIN, "Normalizer", 1, 99, run_normalizer, NULL, NULL},
@@ -622,7 +624,7 @@ const op_def ops_ml_misc[] = {
     {ML_DOMAIN, "Imputer", 1, 99, run_imputer, NULL, NULL},
     {ML_DOMAIN, "OneHotEncoder", 1, 99, run_onehot_ml, NULL, NULL},
     {ML_DOMAIN, "LabelEncoder", 1, 1, run_label_encoder_v1, NULL, NULL},
-    {ML_DOMAIN, "LabelEncoder", 2, 3, run_label_encoder_v2, NULL, NULL},
+    {ML_DOMAIN, "LabelEncoder", 2, 99, run_label_encoder_v2, NULL, NULL},
     {ML_DOMAIN, "CategoryMapper", 1, 99, run_category_mapper, NULL, NULL},
     {ML_DOMAIN, "ArrayFeatureExtractor", 1, 99, run_afe, NULL, NULL},
     {ML_DOMAIN, "FeatureVectorizer", 1, 99, run_feature_vectorizer, NULL, NULL},
