@@ -340,7 +340,7 @@ typedef struct ljob {
   char *scratch;
   size_t per_task;
   int64_t ntasks;
-  int failed;
+  _Atomic int failed; /* a string label could not be allocated (set by any task) */
 } ljob;
 
 /* One row of a linear classifier or regressor: scores from x, then labels and transforms. */

@@ -738,7 +738,7 @@ typedef struct tjob {
   float *z;            /* scores: classifier Z or regressor Y */
   char *scratch;
   size_t per_task, x_bytes;
-  int failed; /* a string label could not be allocated */
+  _Atomic int failed; /* a string label could not be allocated (set by any task) */
 } tjob;
 
 /* Element (r, f) of the [N, F] input as float. */
