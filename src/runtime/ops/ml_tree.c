@@ -16,8 +16,9 @@
  * padding column holding -inf, against threshold +inf: a walk of exactly the tree's depth ends
  * on the right leaf whatever path it took, and 8 rows walk a tree in lock step with no
  * data-dependent branch (about 4x faster than walking node by node). Nodes that cannot be rewritten (EQ, NEQ, infinite or NaN
- * thresholds) and blocks holding NaN where some node sends NaN to its first child use a
- * general walker; double inputs use a double copy of the trees with the original modes.
+ * thresholds) use a general walker; so do double inputs, over a double copy of the trees with
+ * the original modes. Blocks holding NaN where some node sends NaN to its first child take a
+ * variant of the lock-step walk that reads each node's NaN direction.
  *
  * Rows. Work is split into blocks of 64 rows, copied as float and column by column (only the
  * features the trees read, after the padding column) into per-task scratch, so the 8 rows of a
@@ -44,7 +45,7 @@ typedef struct fnode {
   float thr;
   int32_t feat;  /* offset of the feature's column in a block: (feature + 1) * BLOCK_ROWS */
   int32_t child; /* first child; the second is child + 1; a leaf points at itself */
-  int32_t leaf;  /* leaf index, -1 for a branch */
+  int32_t leaf;  /* leaf index; a branch: -1, or -2 when NaN goes to the first child */
 } fnode;
 
 typedef struct dnode {
@@ -283,14 +284,15 @@ static ladle_status compile_trees(tree_ens *te, const raw *r, errbuf *e) {
       float thr;
       bool true_first;
       rewrite_f32(mode, (float)r->val[o], miss, &kind, &thr, &true_first);
-      if ((kind & 7) != K_LE) te->fast = false;
+      if ((kind & 7) != K_LE || thr != thr) te->fast = false; /* NaN thresholds: general walk */
       if (kind & K_NANFIRST) te->nan_first = true;
       int64_t c = next;
       next += 2;
       slot_orig[c] = true_first ? tc : fc;
       slot_orig[c + 1] = true_first ? fc : tc;
       ndepth[c] = ndepth[c + 1] = ndepth[s] + 1;
-      te->fn[s] = (fnode){thr, (int32_t)((f + 1) * BLOCK_ROWS), (int32_t)c, -1};
+      te->fn[s] = (fnode){thr, (int32_t)((f + 1) * BLOCK_ROWS), (int32_t)c,
+                          (kind & K_NANFIRST) ? -2 : -1};
       te->fkind[s] = kind;
       te->dn[s] = (dnode){r->val[o], (int32_t)(f + 1), (int32_t)(true_first ? c : c + 1),
                           (int32_t)(true_first ? c + 1 : c), (uint8_t)mode, miss};
@@ -558,9 +560,12 @@ static void dense_done(const tree_ens *te, int64_t nb, uint8_t *has) {
 
 /* The branch-free walk: every row of the block through every tree, GROUP rows in lock step.
  * xt is the block column by column (BLOCK_ROWS floats a column, column 0 the -inf padding), so
- * row g0 + g reads feature column c at xt[c + g0 + g]: one base register for the group. */
-static void block_fast(const tree_ens *te, const float *xt, int64_t nb, double *acc,
-                       uint8_t *has) {
+ * row g0 + g reads feature column c at xt[c + g0 + g]: one base register for the group.
+ * With nan set (the block holds NaN and some node sends NaN first), a value that is neither
+ * <= nor > the threshold goes where the node's leaf field says. */
+static inline __attribute__((always_inline)) void block_fast(const tree_ens *te, const float *xt,
+                                                             int64_t nb, double *acc,
+                                                             uint8_t *has, bool nan) {
   const fnode *fn = te->fn;
   const int64_t K = te->K;
   const bool sum1 = te->lw == LW_SINGLE && (te->agg == AGG_SUM || te->agg == AGG_AVERAGE);
@@ -575,7 +580,11 @@ static void block_fast(const tree_ens *te, const float *xt, int64_t nb, double *
       for (int32_t d = 0; d < depth; d++)
         for (int g = 0; g < GROUP; g++) {
           const fnode *nd = &fn[idx[g]];
-          idx[g] = nd->child + !(xg[nd->feat + g] <= nd->thr);
+          float v = xg[nd->feat + g];
+          if (!nan)
+            idx[g] = nd->child + !(v <= nd->thr);
+          else
+            idx[g] = nd->child + (v <= nd->thr ? 0 : v > nd->thr ? 1 : nd->leaf == -1);
         }
       if (sum1) {
         for (int64_t g = 0; g < gn; g++) acc[(g0 + g) * K + c0] += te->w_val[fn[idx[g]].leaf];
@@ -798,10 +807,14 @@ static void tree_task(void *arg, int64_t task) {
     } else {
       float *xt = (float *)base;
       bool nan = fill_cols(j, r0, nb, xt) && te->nan_first;
-      if (te->fast && !nan && force_reference <= 1)
-        block_fast(te, xt, nb, acc, has);
-      else
+      if (te->fast && force_reference <= 1) {
+        if (nan)
+          block_fast(te, xt, nb, acc, has, true);
+        else
+          block_fast(te, xt, nb, acc, has, false);
+      } else {
         block_general_f32(te, xt, nb, acc, has);
+      }
     }
     dense_done(te, nb, has);
     for (int64_t r = 0; r < nb; r++) {
