@@ -192,11 +192,13 @@ static ladle_model *build1(const char *op, int ml_opset, int xtype, int n_out,
   return m;
 }
 
+static bool expect_failure; /* a run that must fail prints nothing */
+
 static ladle_status run1(ladle_model *m, int threads, const ladle_tensor *x, ladle_session **out) {
   const char *name = "X";
   ladle_session *s = ladle_session_new(m, threads);
   ladle_status st = ladle_session_run(s, 1, &name, x);
-  if (st) fprintf(stderr, "  run: %s\n", ladle_session_errmsg(s));
+  if (st && !expect_failure) fprintf(stderr, "  run: %s\n", ladle_session_errmsg(s));
   *out = s;
   return st;
 }
@@ -799,7 +801,9 @@ static void test_preprocessing(void) {
     }
     done(m, s);
     at z[] = {{"cats_strings", A_STRS, .strs = words, .n = 3}, {"zeros", A_INT, .i = 0}};
+    expect_failure = true;
     y = run_op("OneHotEncoder", 1, &sin, 2, z, &m, &s);
+    expect_failure = false;
     CHECK(y == NULL); /* "bird" is unknown */
     done(m, s);
   }
