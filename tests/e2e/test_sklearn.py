@@ -114,18 +114,8 @@ def test_single_row(ladle, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The converter itself, when scikit-learn is installed
+# The converter itself (scripts/setup.sh installs python3-sklearn: this test never skips)
 # ---------------------------------------------------------------------------------------------
-def _have_sklearn():
-    try:
-        import sklearn  # noqa: F401
-        import onnx  # noqa: F401
-        return True
-    except ImportError:
-        return False
-
-
-@pytest.mark.skipif(not _have_sklearn(), reason="python3-sklearn not installed")
 def test_converter_fresh(ladle, tmp_path):
     sys.path.insert(0, os.path.join(REPO, "tools"))
     import onnx
