@@ -421,8 +421,10 @@ static ladle_status run_flatten(op_ctx *c) {
   return copy_reshaped(c, x, 2, dims);
 }
 
-/* Squeeze with the axes in ax[0..na) (na < 0: every dim of size 1). */
+/* Squeeze with the axes in ax[0..na); no axes (na <= 0, as ONNX Runtime reads an empty list
+ * too) removes every dim of size 1. */
 static ladle_status squeeze(op_ctx *c, const ladle_tensor *x, int na, const int64_t *ax) {
+  if (na == 0) na = -1;
   bool drop[LADLE_MAX_DIMS] = {false};
   int64_t dims[LADLE_MAX_DIMS];
   int n = 0;

@@ -547,6 +547,7 @@ static void test_values(void) {
   done(m, s);
   /* Pad reflect with pads larger than the axis (repeated reflection) and negative pads */
   float pv[3] = {1, 2, 3};
+  int64_t none_axes[1] = {0};
   int64_t pads[2] = {4, -1};
   ladle_tensor pi[2] = {{LADLE_FLOAT, 1, {3}, pv}, {LADLE_INT64, 1, {2}, pads}};
   spec refl = {"mode", A_STR, 0, NULL, 0, "reflect", 0};
@@ -561,6 +562,28 @@ static void test_values(void) {
   CHECK(run_op(&m, &s, "NonZero", 13, 1, &hx, 1, 0, NULL) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && y->dims[0] == 1 && y->dims[1] == 2 && ((int64_t *)y->data)[0] == 1 && ((int64_t *)y->data)[1] == 3);
+  done(m, s);
+  /* integer sums that overflow wrap instead of being undefined (UBSan watches) */
+  int32_t big[3] = {INT32_MAX, 1, 1};
+  int64_t ax0 = 0;
+  ladle_tensor ci[2] = {{LADLE_INT32, 1, {3}, big}, {LADLE_INT64, 0, {0}, &ax0}};
+  CHECK(run_op(&m, &s, "CumSum", 14, 2, ci, 1, 0, NULL) == LADLE_OK);
+  y = s ? ladle_session_output(s, 0) : NULL;
+  CHECK(y && ((int32_t *)y->data)[1] == INT32_MIN);
+  done(m, s);
+  int64_t sidx[2] = {0, 0};
+  int32_t supd[2] = {INT32_MAX, INT32_MAX};
+  spec mul = {"reduction", A_STR, 0, NULL, 0, "mul", 0};
+  ladle_tensor sn[3] = {{LADLE_INT32, 1, {3}, big}, {LADLE_INT64, 2, {2, 1}, sidx}, {LADLE_INT32, 1, {2}, supd}};
+  CHECK(run_op(&m, &s, "ScatterND", 16, 3, sn, 1, 1, &mul) == LADLE_OK);
+  y = s ? ladle_session_output(s, 0) : NULL;
+  CHECK(y && ((int32_t *)y->data)[0] == INT32_MAX && ((int32_t *)y->data)[1] == 1);
+  done(m, s);
+  /* Squeeze with an empty axes list removes every 1 (as ONNX Runtime does) */
+  ladle_tensor sq[2] = {{LADLE_FLOAT, 3, {1, 3, 1}, pv}, {LADLE_INT64, 1, {0}, none_axes}};
+  CHECK(run_op(&m, &s, "Squeeze", 13, 2, sq, 1, 0, NULL) == LADLE_OK);
+  y = s ? ladle_session_output(s, 0) : NULL;
+  CHECK(y && y->ndim == 1 && y->dims[0] == 3);
   done(m, s);
   /* ConstantOfShape with an int64 value and an empty shape (a scalar) */
   int64_t none[1] = {0};
