@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Sets up, builds, and runs ladle on the bundled example model (examples/models/mlp): prints what
-# the model takes and gives, predicts on the example input, and times it.
+# Sets up, builds, and starts `ladle serve` on the bundled example models (examples/models:
+# mlp, iris, breast_cancer) on port 8000 (LADLE_PORT to change). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-model=examples/models/mlp/1/model.onnx
-build/ladle inspect "$model"
-build/ladle predict --model "$model" --input examples/models/mlp/example_input.npy --output-dir /tmp/ladle-quickstart
-/usr/bin/python3 -c "import numpy as np, glob; [print(f, np.load(f)) for f in sorted(glob.glob('/tmp/ladle-quickstart/*.npy'))]"
-build/ladle bench --model "$model" --batch 1 --iterations 2000
+port=${LADLE_PORT:-8000}
+cat >&2 <<MSG
+ladle: serving examples/models on http://localhost:$port  (Ctrl-C stops it). Try:
+  curl localhost:$port/v2/health/ready -i
+  curl localhost:$port/v2/models/mlp
+  curl localhost:$port/v2/models/iris/infer -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
+  curl localhost:$port/metrics
+MSG
+exec build/ladle serve --model-repository examples/models --http-port "$port"

@@ -8,10 +8,11 @@ PKGS=(
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
   libopenblas-dev libevent-dev libjansson-dev libyaml-dev libsqlite3-dev libpq-dev
   python3 python3-numpy python3-pytest python3-requests python3-onnx
-  postgresql sqlite3 python3-sklearn
+  postgresql sqlite3 python3-sklearn curl
 )
 # Heavier extras: torch for golden-model generation and benchmarks. Opt in with LADLE_SETUP_EXTRAS=1.
-EXTRAS=(python3-torch python3-torchvision python3-xgboost python3-pandas wrk nginx-light)
+EXTRAS=(python3-torch python3-torchvision python3-xgboost python3-pandas python3-fastapi python3-uvicorn
+        wrk nginx-light)
 
 want=("${PKGS[@]}")
 if [ "${LADLE_SETUP_EXTRAS:-0}" = 1 ]; then want+=("${EXTRAS[@]}"); fi

@@ -23,6 +23,8 @@
 extern "C" {
 #endif
 
+#define LADLE_VERSION "0.1.0"
+
 /* Status codes. Never renumbered; the names come from the same table (ladle_status_name). */
 #define LADLE_STATUS_TABLE(X)                                  \
   X(LADLE_OK, 0, "ok")                                          \

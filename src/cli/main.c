@@ -8,8 +8,6 @@
 #include "base/log.h"
 #include "cli/cli.h"
 
-#define LADLE_VERSION "0.1.0"
-
 typedef struct command {
   const char *name;
   int (*run)(int argc, char **argv);

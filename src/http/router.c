@@ -10,7 +10,7 @@
 #define MAX_SEG_LEN 255
 
 #ifndef LADLE_SERVER_VERSION
-#define LADLE_SERVER_VERSION "0.1.0"
+#define LADLE_SERVER_VERSION LADLE_VERSION
 #endif
 
 /* Extensions that work, exactly (GET /v2 lists them). */

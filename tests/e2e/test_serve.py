@@ -412,7 +412,6 @@ def test_chunked_request_body(srv):
     assert rel_err(parse_response(r)[1]["logits"], outs["logits"]) < TOL
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl(srv, tmp_path):
     _, ins, outs = fixture("mlp_op13")
     x = np.tile(ins["x"], (32, 1))  # a bigger body: curl sends Expect: 100-continue
