@@ -28,15 +28,24 @@ FUZZ_SECONDS=${LADLE_FUZZ_SECONDS:-60}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   echo "== libFuzzer (${FUZZ_SECONDS}s per target)"
   CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLADLE_FUZZ=ON >/dev/null
-  cmake --build build-fuzz -j "$JOBS" --target fuzz_model_load
+  cmake --build build-fuzz -j "$JOBS" --target fuzz_model_load fuzz_request
   corpus=build-fuzz/corpus-model
-  mkdir -p "$corpus"
+  mkdir -p "$corpus" build-fuzz/corpus-request
   n=0
   for f in /usr/share/libonnx-testdata/data/node/*/model.onnx; do
     cp "$f" "$corpus/seed-$n.onnx"; n=$((n + 1))
   done
   for f in tests/fixtures/*/model.onnx; do [ -f "$f" ] && [ "$(stat -c %s "$f")" -lt 200000 ] && cp "$f" "$corpus/"; done
-  ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_model_load -max_total_time="$FUZZ_SECONDS" \
-    -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -5
+  # request seeds: a V2 JSON body for each path byte (the target's first byte picks the decoder)
+  for p in 0 1 2 3 4 5; do
+    printf "\\x0$p\\x00\\x00"'{"id":"1","inputs":[{"name":"x","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]}' \
+      > build-fuzz/corpus-request/seed-$p
+  done
+  for target in model:fuzz_model_load request:fuzz_request; do
+    name=${target%%:*}; bin=${target#*:}
+    echo "-- $bin"
+    ASAN_OPTIONS=detect_leaks=1 "build-fuzz/$bin" -max_total_time="$FUZZ_SECONDS" \
+      -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 "build-fuzz/corpus-$name" 2>&1 | tail -3
+  done
 fi
 echo "== all checks passed"
