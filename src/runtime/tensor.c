@@ -4,11 +4,16 @@
 #include <stdio.h>
 
 int64_t shape_numel(int ndim, const int64_t *dims) {
+  /* An empty tensor has 0 elements whatever its other dims, in any order (checked first, so
+   * [0, 2^40, 2^40] and [2^40, 2^40, 0] agree). Negative dims are invalid. */
+  for (int i = 0; i < ndim; i++)
+    if (dims[i] < 0) return -1;
+  for (int i = 0; i < ndim; i++)
+    if (dims[i] == 0) return 0;
   int64_t n = 1;
-  for (int i = 0; i < ndim; i++) {
+  for (int i = 0; i < ndim; i++)
     /* a multiply with an overflow flag, not a division per dim: this runs for every output */
-    if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n) || n > (INT64_C(1) << 62)) return -1;
-  }
+    if (__builtin_mul_overflow(n, dims[i], &n) || n > (INT64_C(1) << 62)) return -1;
   return n;
 }
 

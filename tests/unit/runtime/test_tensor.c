@@ -16,6 +16,8 @@ int main(void) {
   CHECK(shape_numel(0, NULL) == 1);
   int64_t huge[] = {INT64_C(1) << 40, INT64_C(1) << 40};
   CHECK(shape_numel(2, huge) == -1);
+  int64_t empty1[] = {0, INT64_C(1) << 40, INT64_C(1) << 40, 4}, empty2[] = {4, INT64_C(1) << 40, INT64_C(1) << 40, 0};
+  CHECK(shape_numel(4, empty1) == 0 && shape_numel(4, empty2) == 0);
   int64_t neg[] = {2, -1};
   CHECK(shape_numel(2, neg) == -1);
   int64_t st[4];
