@@ -390,6 +390,7 @@ static ladle_status run_onehot(op_ctx *c) {
 
 /* mask[i] = element i of x is not zero (strings: not empty); returns the count. */
 static int64_t nonzero_mask(const ladle_tensor *x, uint8_t *mask) {
+  typedef const char *cstr; /* one token, so NZ's `const T *` stays valid C */
   int64_t n = ladle_tensor_numel(x), cnt = 0;
 #define NZ(T, TEST)                        \
   {                                        \
@@ -404,7 +405,7 @@ static int64_t nonzero_mask(const ladle_tensor *x, uint8_t *mask) {
     case LADLE_FLOAT: NZ(float, v != 0.0f) break;
     case LADLE_DOUBLE: NZ(double, v != 0.0) break;
     case LADLE_FLOAT16: case LADLE_BFLOAT16: NZ(uint16_t, (v & 0x7fff) != 0) break;
-    case LADLE_STRING: NZ(const char *, v && v[0]) break;
+    case LADLE_STRING: NZ(cstr, v && v[0]) break;
     default:
       switch (ladle_dtype_size(x->dtype)) {
         case 1: NZ(uint8_t, v != 0) break;
