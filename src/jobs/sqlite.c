@@ -33,6 +33,22 @@ static void quote_ident(char *out, size_t len, const char *name) {
 
 /* --- source --------------------------------------------------------------------------------- */
 
+/* Decimal text of v into buf (at least 21 bytes); returns buf. */
+static const char *fmt_i64(char *buf, int64_t v) {
+  char tmp[24];
+  int n = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  int o = 0;
+  if (v < 0) buf[o++] = '-';
+  while (n) buf[o++] = tmp[--n];
+  buf[o] = '\0';
+  return buf;
+}
+
 typedef struct sq_source {
   source base;
   sqlite3 *db;
@@ -64,7 +80,11 @@ static int64_t sq_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
       } else if (kt != SQLITE_INTEGER) {
         s0->key_is_int = false;
       }
-      key = (const char *)sqlite3_column_text(s->st, s0->key_col);
+      if (kt == SQLITE_INTEGER) { /* format it here: SQLite's int-to-text conversion costs more */
+        key = fmt_i64(num, sqlite3_column_int64(s->st, s0->key_col));
+      } else {
+        key = (const char *)sqlite3_column_text(s->st, s0->key_col);
+      }
     } else {
       snprintf(num, sizeof num, "%lld", (long long)(c->first_row + c->n_rows));
       key = num;
