@@ -458,6 +458,8 @@ static void read_type(value *v, const Onnx__TypeProto *tp) {
   for (size_t d = 0; d < tt->shape->n_dim; d++) {
     const Onnx__TensorShapeProto__Dimension *dim = tt->shape->dim[d];
     v->dims[d] = -1;
+    free(v->dim_names[d]); /* a value may be declared twice (input and output, value_info) */
+    v->dim_names[d] = NULL;
     if (dim->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
         dim->dim_value >= 0)
       v->dims[d] = dim->dim_value;
