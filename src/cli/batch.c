@@ -14,8 +14,9 @@ static const char *help =
     "usage: ladle batch (--model FILE.onnx | --model-repository DIR --model NAME [--version V])\n"
     "                   --source URI [--query SQL] [--key COLUMN]\n"
     "                   --sink URI [--table NAME]\n"
-    "                   [--chunk-size N] [--workers N] [--threads T] [--only-missing]\n"
-    "                   [--max-errors N] [--input NAME=col,col,...] [--progress|--no-progress]\n"
+    "                   [--chunk-size N] [--readers N] [--workers N] [--threads T]\n"
+    "                   [--only-missing]"
+    " [--max-errors N] [--input NAME=col,col,...] [--progress|--no-progress]\n"
     "                   [--job NAME]\n\n"
     "Predicts every row of a table and upserts one prediction row per key into a sink.\n\n"
     "  sources   sqlite:///rel.db or sqlite:////abs.db with --query \"SELECT ...\";\n"
@@ -29,6 +30,9 @@ static const char *help =
     "  features  every selected column except the key, in SELECT order, forms the model's single\n"
     "            input [rows, columns], cast to its type; --input maps columns to named inputs\n"
     "  --chunk-size N    rows per chunk and per transaction (default 10000)\n"
+    "  --readers N       reader threads (default 2 on a machine with 2+ cores): a SQLite query\n"
+    "                    over one table keyed by its INTEGER PRIMARY KEY is read in N key ranges\n"
+    "                    at once; any other source is read by one\n"
     "  --workers N       inference threads, each with its own session (default 1); reading,\n"
     "                    inference and writing always overlap\n"
     "  --threads T       intra-op threads per worker (default 1)\n"
@@ -112,6 +116,9 @@ int cmd_batch(int argc, char **argv) {
     else if (!strcmp(a, "--chunk-size")) {
       if (!cli_int("batch", a, val, 1, 10000000, &v)) return 2;
       o.chunk_size = v;
+    } else if (!strcmp(a, "--readers")) {
+      if (!cli_int("batch", a, val, 1, BATCH_MAX_READERS, &v)) return 2;
+      o.readers = (int)v;
     } else if (!strcmp(a, "--workers")) {
       if (!cli_int("batch", a, val, 1, 64, &v)) return 2;
       o.workers = (int)v;

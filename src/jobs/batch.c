@@ -1,9 +1,11 @@
 /* batch.c — the batch runner.
  *
- * Three stages overlap: a reader thread fills chunks from the source, `workers` inference threads
+ * Three stages overlap: reader threads fill chunks from the source (one, or one per key range
+ * when the source can be split exactly: SQLite tables by rowid), `workers` inference threads
  * (one session each, all sharing the model's weights) turn chunks into predictions, and the
  * calling thread writes each finished chunk to the sink in one transaction. Chunks circulate
- * through bounded queues, so memory stays at (workers + 2) chunks whatever the table size.
+ * through bounded queues, so memory stays at (readers + workers + 1) chunks whatever the table
+ * size.
  *
  * Lock order: each queue has its own mutex and nothing is held while taking another. */
 #include <math.h>
@@ -26,6 +28,7 @@ typedef struct job_chunk {
   int64_t n_good;
   ladle_tensor outs[MAX_OUTPUTS]; /* predictions of the good rows, owned */
   size_t out_cap[MAX_OUTPUTS];
+  bool key_is_int; /* the keys its reader has seen so far are all integers */
   struct job_chunk *next;
 } job_chunk;
 
@@ -152,8 +155,15 @@ typedef struct job {
   bool failed;
   errbuf err;
   int64_t rows_read, skipped;
-  int workers_left;
+  int readers_left, workers_left;
 } job;
+
+/* One reader thread and the source (or key range of it) it scans. */
+typedef struct reader {
+  job *j;
+  source *src;
+  pthread_t thread;
+} reader;
 
 static void job_fail(job *j, ladle_status st, const char *msg) {
   pthread_mutex_lock(&j->mu);
@@ -171,53 +181,49 @@ static bool job_failed(job *j) {
   return f;
 }
 
+/* --only-missing: drops the rows whose key this model version already predicted; returns how
+ * many. */
+static int64_t drop_existing(job *j, chunk *c) {
+  if (!j->existing.n || !c->n_rows) return 0;
+  bool *keep = malloc(sizeof(bool) * (size_t)c->n_rows);
+  int64_t dropped = 0;
+  if (!keep) return 0; /* out of memory: predicting them again is harmless (upsert) */
+  for (int64_t r = 0; r < c->n_rows; r++) {
+    keep[r] = !keyset_has(&j->existing, c->keys[r]);
+    dropped += !keep[r];
+  }
+  if (dropped) chunk_filter(c, keep);
+  free(keep);
+  return dropped;
+}
+
 static void *reader_main(void *arg) {
-  job *j = arg;
-  int64_t next_row = 0;
+  reader *rd = arg;
+  job *j = rd->j;
   for (;;) {
     if (job_failed(j) || (j->o->stop && *j->o->stop)) break;
     job_chunk *c = q_pop(&j->free_q);
     if (!c) break;
     errbuf e = {{0}};
-    c->rows.first_row = next_row;
-    int64_t n = j->src->vt->next(j->src, &c->rows, j->o->chunk_size, &e);
-    if (n < 0) {
-      job_fail(j, LADLE_ERR_IO, e.msg);
+    int64_t n = rd->src->vt->next(rd->src, &c->rows, j->o->chunk_size, &e);
+    if (n <= 0) {
+      if (n < 0) job_fail(j, LADLE_ERR_IO, e.msg);
       q_push(&j->free_q, c);
       break;
     }
-    if (n == 0) {
-      q_push(&j->free_q, c);
-      break;
-    }
-    next_row += n;
-    int64_t skipped = 0;
-    if (j->o->only_missing && j->existing.n) { /* drop rows already predicted by this version */
-      int64_t w = 0;
-      for (int64_t r = 0; r < c->rows.n_rows; r++) {
-        if (keyset_has(&j->existing, c->rows.keys[r])) {
-          free(c->rows.keys[r]);
-          free(c->rows.row_error[r]);
-          skipped++;
-          continue;
-        }
-        if (w != r) {
-          c->rows.keys[w] = c->rows.keys[r];
-          c->rows.row_error[w] = c->rows.row_error[r];
-          memcpy(&c->rows.x[w * c->rows.n_cols], &c->rows.x[r * c->rows.n_cols],
-                 sizeof(double) * (size_t)c->rows.n_cols);
-        }
-        w++;
-      }
-      c->rows.n_rows = w;
-    }
+    c->key_is_int = rd->src->key_is_int;
+    int64_t skipped = j->o->only_missing ? drop_existing(j, &c->rows) : 0;
     pthread_mutex_lock(&j->mu);
+    c->rows.first_row = j->rows_read; /* rows are numbered in the order chunks were read */
     j->rows_read += n;
     j->skipped += skipped;
     pthread_mutex_unlock(&j->mu);
     q_push(&j->infer_q, c);
   }
-  q_close(&j->infer_q);
+  pthread_mutex_lock(&j->mu);
+  bool last = --j->readers_left == 0;
+  pthread_mutex_unlock(&j->mu);
+  if (last) q_close(&j->infer_q);
   return NULL;
 }
 
@@ -442,23 +448,7 @@ static ladle_status run_claimed(job *j, sink *k, batch_result *res, errbuf *e) {
     }
     if (!st && n > 0) {
       j->rows_read += n;
-      if (o->only_missing && j->existing.n) {
-        int64_t wr = 0;
-        for (int64_t r = 0; r < c.rows.n_rows; r++) {
-          if (keyset_has(&j->existing, c.rows.keys[r])) {
-            free(c.rows.keys[r]);
-            free(c.rows.row_error[r]);
-            j->skipped++;
-            continue;
-          }
-          c.rows.keys[wr] = c.rows.keys[r];
-          c.rows.row_error[wr] = c.rows.row_error[r];
-          memmove(&c.rows.x[wr * c.rows.n_cols], &c.rows.x[r * c.rows.n_cols],
-                  sizeof(double) * (size_t)c.rows.n_cols);
-          wr++;
-        }
-        c.rows.n_rows = wr;
-      }
+      if (o->only_missing) j->skipped += drop_existing(j, &c.rows);
       st = infer_chunk(j, s, &c, in, in_buf, in_cap, e);
       if (!st && !prepared) {
         for (int i = 0; i < j->n_out && c.n_good > 0; i++) {
@@ -502,14 +492,21 @@ out:
   return st;
 }
 
+int batch_default_readers(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus >= 2 ? 2 : 1;
+}
+
 ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
   ladle_status st = LADLE_OK;
   job j;
   sink *k = NULL;
   job_chunk *chunks = NULL;
-  pthread_t reader, workers[64];
+  pthread_t workers[64];
   int n_workers = o->workers < 1 ? 1 : (o->workers > 64 ? 64 : o->workers), started = 0;
-  bool reader_started = false;
+  reader readers[BATCH_MAX_READERS];
+  char *bounds[BATCH_MAX_READERS + 1] = {0};
+  int n_readers = 0, readers_started = 0, n_chunks = 0;
   char started_at[40], err[1024];
   memset(&j, 0, sizeof j);
   memset(res, 0, sizeof *res);
@@ -558,7 +555,27 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
     goto out;
   }
 
-  int n_chunks = n_workers + 2;
+  /* Readers: one, or one per key range where the source splits exactly (SQLite by rowid). */
+  int want = o->readers > 0 ? o->readers : batch_default_readers();
+  if (want > BATCH_MAX_READERS) want = BATCH_MAX_READERS;
+  readers[0] = (reader){&j, j.src, 0};
+  n_readers = 1;
+  if (want > 1 && j.src->vt->split) {
+    int parts = j.src->vt->split(j.src, want, bounds, e);
+    if (parts < 0) {
+      st = LADLE_ERR_IO;
+      goto out;
+    }
+    for (int i = 0; parts > 1 && i < parts; i++) {
+      source_opts part = o->src;
+      part.key_lo = bounds[i];
+      part.key_hi = bounds[i + 1];
+      readers[i] = (reader){&j, NULL, 0};
+      n_readers = i + 1;
+      if ((st = source_open(&part, &readers[i].src, e))) goto out;
+    }
+  }
+  n_chunks = n_workers + n_readers + 1;
   chunks = calloc((size_t)n_chunks, sizeof *chunks);
   if (!chunks) {
     st = err_set(e, LADLE_ERR_NOMEM, "out of memory");
@@ -570,11 +587,14 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
   }
   int64_t total = o->progress ? j.src->vt->count(j.src) : -1;
   j.workers_left = n_workers;
-  if (pthread_create(&reader, NULL, reader_main, &j) != 0) {
-    st = err_set(e, LADLE_ERR_INTERNAL, "cannot start the reader thread");
+  j.readers_left = n_readers;
+  for (; readers_started < n_readers; readers_started++)
+    if (pthread_create(&readers[readers_started].thread, NULL, reader_main, &readers[readers_started]) != 0)
+      break;
+  if (readers_started < n_readers) {
+    st = err_set(e, LADLE_ERR_INTERNAL, "cannot start the reader threads");
     goto out;
   }
-  reader_started = true;
   for (; started < n_workers; started++)
     if (pthread_create(&workers[started], NULL, worker_main, &j) != 0) break;
   if (started < n_workers) { /* the ones that did start carry on; account for the rest */
@@ -598,7 +618,7 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
           k->out[i].width = w;
           k->out[i].dtype = c->outs[i].dtype;
         }
-        k->key_is_int = j.src->key_is_int;
+        k->key_is_int = c->key_is_int;
         if ((st = k->vt->prepare(k, &we))) job_fail(&j, st, we.msg);
         prepared = true;
       }
@@ -622,9 +642,9 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
       last_draw = now;
     }
   }
-  if (job_failed(&j)) q_close(&j.free_q); /* wake the reader if it waits for a chunk */
-  pthread_join(reader, NULL);
-  reader_started = false;
+  if (job_failed(&j)) q_close(&j.free_q); /* wake the readers if they wait for a chunk */
+  for (int i = 0; i < readers_started; i++) pthread_join(readers[i].thread, NULL);
+  readers_started = 0;
   for (int i = 0; i < started; i++) pthread_join(workers[i], NULL);
   if (o->progress) {
     progress_line(&j, res->predicted + res->errors, total, (double)(time_now_ns() - t0) / 1e9);
@@ -640,10 +660,11 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
   res->status = st ? "failed" : (o->stop && *o->stop) ? "interrupted" : "ok";
   if (!st && o->stop && *o->stop) st = err_set(e, LADLE_ERR_UNAVAILABLE, "interrupted");
 out:
-  if (reader_started) { /* failed while starting workers */
+  if (readers_started) { /* failed while starting threads */
+    job_fail(&j, st ? st : LADLE_ERR_INTERNAL, e->msg);
     q_close(&j.free_q);
     q_close(&j.infer_q);
-    pthread_join(reader, NULL);
+    for (int i = 0; i < readers_started; i++) pthread_join(readers[i].thread, NULL);
   }
   res->rows_read = j.rows_read;
   res->skipped = j.skipped;
@@ -657,8 +678,11 @@ out:
                      o->table, res->message, res->predicted, res->errors, res->seconds};
     if (k->vt->record_run(k, &rr, &re)) log_msg(LOG_WARN, "batch", "run record: %s", re.msg);
   }
+  for (int i = 0; i < n_readers; i++)
+    if (readers[i].src != j.src) source_close(readers[i].src);
+  for (int i = 0; i <= BATCH_MAX_READERS; i++) free(bounds[i]);
   if (chunks) {
-    for (int i = 0; i < n_workers + 2; i++) {
+    for (int i = 0; i < n_chunks; i++) {
       chunk_destroy(&chunks[i].rows);
       for (int o2 = 0; o2 < MAX_OUTPUTS; o2++) free(chunks[i].outs[o2].data);
     }

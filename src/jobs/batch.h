@@ -8,6 +8,7 @@
 #include "jobs/jobs.h"
 
 #define BATCH_MAX_INPUTS 32
+#define BATCH_MAX_READERS 16
 
 /* Which source columns feed a model input (--input NAME=col,col,...). */
 typedef struct input_map {
@@ -22,6 +23,7 @@ typedef struct batch_opts {
   source_opts src;
   const char *sink_uri, *table;
   int64_t chunk_size; /* rows per chunk = per transaction */
+  int readers;        /* reader threads over key ranges of the source (0: automatic) */
   int workers;        /* inference threads, each with its own session */
   int threads;        /* intra-op threads per worker */
   bool only_missing;
@@ -39,6 +41,10 @@ typedef struct batch_result {
   const char *status; /* "ok", "failed", "interrupted" */
   char message[LADLE_ERRMSG_MAX];
 } batch_result;
+
+/* Readers used when batch_opts.readers is 0: two on a machine with two or more cores (a source
+ * that cannot be split exactly is read by one whatever this says). */
+int batch_default_readers(void);
 
 /* Runs the job; LADLE_OK when every row was predicted or written as an error within the limit.
  * The result is filled in either case; a run record is written to the sink. */

@@ -17,21 +17,61 @@ void chunk_init(chunk *c, int n_cols) {
 }
 
 void chunk_reset(chunk *c) {
-  for (int64_t i = 0; i < c->n_rows; i++) {
-    free(c->keys[i]);
+  for (int64_t i = 0; c->n_failed && i < c->n_rows; i++) {
     free(c->row_error[i]);
-    c->keys[i] = NULL;
     c->row_error[i] = NULL;
   }
   c->n_rows = 0;
+  c->n_failed = 0;
+  if (c->key_text) { /* keep the first block, free the overflow */
+    key_block *b = c->key_text->next;
+    while (b) {
+      key_block *next = b->next;
+      free(b);
+      b = next;
+    }
+    c->key_text->next = NULL;
+    c->key_text->used = 0;
+  }
 }
 
 void chunk_destroy(chunk *c) {
   chunk_reset(c);
+  free(c->key_text);
   free(c->keys);
   free(c->x);
   free(c->row_error);
   memset(c, 0, sizeof *c);
+}
+
+/* Room for n bytes of key text; NULL when out of memory. A new block goes in front of the chain
+ * (the first block stays the first: reset keeps it), sized for a whole chunk of such keys. */
+static char *key_alloc(chunk *c, size_t n) {
+  key_block *b = c->key_text;
+  if (b && b->cap - b->used >= n) {
+    char *p = b->text + b->used;
+    b->used += n;
+    return p;
+  }
+  for (key_block *o = b ? b->next : NULL; o; o = o->next)
+    if (o->cap - o->used >= n) {
+      char *p = o->text + o->used;
+      o->used += n;
+      return p;
+    }
+  size_t cap = n > 65536 ? n : 65536;
+  key_block *nb = malloc(sizeof *nb + cap);
+  if (!nb) return NULL;
+  nb->cap = cap;
+  nb->used = n;
+  if (b) {
+    nb->next = b->next;
+    b->next = nb;
+  } else {
+    nb->next = NULL;
+    c->key_text = nb;
+  }
+  return nb->text;
 }
 
 int64_t chunk_add_row(chunk *c, const char *key, size_t key_len) {
@@ -49,11 +89,33 @@ int64_t chunk_add_row(chunk *c, const char *key, size_t key_len) {
     c->cap_rows = nc;
   }
   int64_t r = c->n_rows;
-  c->keys[r] = strndup(key ? key : "", key_len);
+  char *k = key_alloc(c, key_len + 1);
+  if (!k) return -1;
+  if (key_len) memcpy(k, key, key_len);
+  k[key_len] = '\0';
+  c->keys[r] = k;
   c->row_error[r] = NULL;
-  if (!c->keys[r]) return -1;
   c->n_rows++;
   return r;
+}
+
+void chunk_filter(chunk *c, const bool *keep) {
+  int64_t w = 0;
+  for (int64_t r = 0; r < c->n_rows; r++) {
+    if (!keep[r]) {
+      if (c->row_error[r]) c->n_failed--;
+      free(c->row_error[r]);
+      continue;
+    }
+    if (w != r) {
+      c->keys[w] = c->keys[r];
+      c->row_error[w] = c->row_error[r];
+      memcpy(&c->x[w * c->n_cols], &c->x[r * c->n_cols], sizeof(double) * (size_t)c->n_cols);
+    }
+    w++;
+  }
+  for (int64_t r = w; r < c->n_rows; r++) c->row_error[r] = NULL;
+  c->n_rows = w;
 }
 
 void chunk_row_fail(chunk *c, int64_t row, const char *fmt, ...) {
@@ -64,6 +126,7 @@ void chunk_row_fail(chunk *c, int64_t row, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   c->row_error[row] = strdup(msg);
+  if (c->row_error[row]) c->n_failed++;
 }
 
 bool chunk_set_text(chunk *c, int64_t row, int col, const char *col_name, const char *text) {

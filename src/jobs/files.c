@@ -235,7 +235,7 @@ static void fs_close(source *s0) {
   free(s);
 }
 
-static const source_vt fs_vt = {fs_next, fs_count, fs_close};
+static const source_vt fs_vt = {fs_next, fs_count, fs_close, NULL};
 
 static ladle_status add_col(source *s, const char *name) {
   char **nn = realloc(s->col_names, sizeof(char *) * ((size_t)s->n_cols + 1));

@@ -15,22 +15,34 @@
 
 #define JOB_MAX_COLS 4096
 
+/* Key text of a chunk, in blocks that never move (keys[r] points into them); reset keeps the
+ * first block, so a chunk refilled with similar keys allocates nothing. */
+typedef struct key_block {
+  struct key_block *next;
+  size_t used, cap;
+  char text[];
+} key_block;
+
 /* A chunk of rows as read: keys, numeric features (row-major n_rows x n_cols), and a per-row
  * error (NULL when the row is good). Text is owned by the chunk. */
 typedef struct chunk {
   int64_t n_rows, cap_rows;
   int n_cols;
-  char **keys;
+  char **keys;       /* into key_text */
+  key_block *key_text;
   double *x;
   char **row_error;
+  int64_t n_failed;  /* rows with an error */
   int64_t first_row; /* index of the first row in the whole job (for messages) */
 } chunk;
 
 void chunk_init(chunk *c, int n_cols);
-void chunk_reset(chunk *c); /* frees row text, keeps capacity */
+void chunk_reset(chunk *c); /* forgets the rows, keeps capacity */
 void chunk_destroy(chunk *c);
 /* Appends a row; returns its index or -1 on allocation failure. */
 int64_t chunk_add_row(chunk *c, const char *key, size_t key_len);
+/* Keeps only the rows whose keep[r] is true, in order. */
+void chunk_filter(chunk *c, const bool *keep);
 void chunk_row_fail(chunk *c, int64_t row, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parses text as a number for a feature cell; false (row error set) when it is not one. */
 bool chunk_set_text(chunk *c, int64_t row, int col, const char *col_name, const char *text);
@@ -45,6 +57,11 @@ typedef struct source_vt {
   /* Total rows if cheaply known (else -1). */
   int64_t (*count)(source *s);
   void (*close)(source *s);
+  /* Optional (NULL: the source is read whole). Divides the rows into at most n key ranges that
+   * separate readers can scan concurrently, each row in exactly one: bounds[0..parts] (text,
+   * malloc'd; bounds[0] and bounds[parts] are NULL = open) for source_opts key_lo / key_hi.
+   * Returns parts (1 when splitting would not pay or cannot be proven exact), -1 on error. */
+  int (*split)(source *s, int n, char **bounds, errbuf *e);
 } source_vt;
 
 struct source {
@@ -61,7 +78,7 @@ typedef struct source_opts {
   const char *uri;   /* sqlite:///x.db, postgresql://..., file.csv, file.jsonl, file.npy */
   const char *query; /* SQL sources */
   const char *key;   /* key column; NULL: SQL/CSV/JSONL need one, .npy rows are numbered */
-  /* Restricts a SQL source to keys in [lo, hi] (work-table chunks); NULL for all. */
+  /* Restricts a SQL source to keys in [lo, hi) (work-table chunks, split readers); NULL: open. */
   const char *key_lo, *key_hi;
   const char *key_type; /* SQL type the bounds are cast to (PostgreSQL) */
 } source_opts;

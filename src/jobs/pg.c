@@ -140,7 +140,7 @@ static void pgs_close(source *s0) {
   free(s);
 }
 
-static const source_vt pgs_vt = {pgs_next, pgs_count, pgs_close};
+static const source_vt pgs_vt = {pgs_next, pgs_count, pgs_close, NULL};
 
 ladle_status pg_source_open(const source_opts *o, source **out, errbuf *e) {
   ladle_status st;

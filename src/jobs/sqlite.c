@@ -53,7 +53,8 @@ typedef struct sq_source {
   source base;
   sqlite3 *db;
   sqlite3_stmt *st;
-  char *query;
+  char *query; /* as given, trailing ';' and blanks removed */
+  char *key;
   bool done, typed_key;
 } sq_source;
 
@@ -95,23 +96,26 @@ static int64_t sq_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
       return -1;
     }
     if (!key) chunk_row_fail(c, r, "key column '%s' is NULL", s0->col_names[s0->key_col]);
+    double *x = &c->x[r * c->n_cols];
     for (int f = 0; f < s0->n_features; f++) {
       int col = s0->feature_cols[f];
-      double *cell = &c->x[r * c->n_cols + f];
-      switch (sqlite3_column_type(s->st, col)) {
-        case SQLITE_INTEGER:
+      /* One API call per cell: sqlite3_column_value, then the value's own accessors (safe: this
+       * connection is used by this thread alone). */
+      sqlite3_value *v = sqlite3_column_value(s->st, col);
+      switch (sqlite3_value_type(v)) {
         case SQLITE_FLOAT:
-          *cell = sqlite3_column_double(s->st, col);
+        case SQLITE_INTEGER:
+          x[f] = sqlite3_value_double(v);
           break;
         case SQLITE_NULL:
-          *cell = NAN;
+          x[f] = NAN;
           chunk_row_fail(c, r, "column '%s' is NULL", s0->col_names[col]);
           break;
         case SQLITE_TEXT:
-          chunk_set_text(c, r, f, s0->col_names[col], (const char *)sqlite3_column_text(s->st, col));
+          chunk_set_text(c, r, f, s0->col_names[col], (const char *)sqlite3_value_text(v));
           break;
         default:
-          *cell = NAN;
+          x[f] = NAN;
           chunk_row_fail(c, r, "column '%s' holds a blob, not a number", s0->col_names[col]);
       }
     }
@@ -140,10 +144,101 @@ static void sq_source_close(source *s0) {
   sqlite3_close(s->db);
   source_free_common(s0);
   free(s->query);
+  free(s->key);
   free(s);
 }
 
-static const source_vt sq_source_vt = {sq_next, sq_count, sq_source_close};
+/* The query restricted to keys in [lo, hi), either bound absent; NULL when out of memory. */
+static char *range_sql(const char *query, const char *key, bool lo, bool hi) {
+  char qk[300];
+  quote_ident(qk, sizeof qk, key);
+  size_t len = strlen(query) + 2 * strlen(qk) + 128;
+  char *sql = malloc(len);
+  if (!sql) return NULL;
+  snprintf(sql, len, "SELECT * FROM (%s) WHERE %s%s%s%s%s%s", query, lo ? qk : "", lo ? " >= ?1" : "",
+           lo && hi ? " AND " : "", hi ? qk : "", hi ? " < ?2" : "", !lo && !hi ? "1" : "");
+  return sql;
+}
+
+/* A bound as an integer when it is one (keys compare as numbers), else as text. */
+static void bind_bound(sqlite3_stmt *st, int i, const char *v) {
+  char *end;
+  long long n = strtoll(v, &end, 10);
+  if (*v && !*end) sqlite3_bind_int64(st, i, n);
+  else sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+}
+
+static bool query_int64(sqlite3 *db, const char *sql, int64_t *v) {
+  sqlite3_stmt *st = NULL;
+  bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+            sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+  if (ok) *v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  return ok;
+}
+
+/* Splits by ranges of the key when that is exact and cheap: the range query must be a single
+ * search of one table's rowid (the key is that table's INTEGER PRIMARY KEY, so never NULL and
+ * always an integer, and every row falls in exactly one range), as EXPLAIN QUERY PLAN shows.
+ * Anything else -- joins, GROUP BY, LIMIT, an expression or an ordinary column as the key --
+ * is read whole. */
+static int sq_split(source *s0, int n, char **bounds, errbuf *e) {
+  sq_source *s = (sq_source *)s0;
+  (void)e;
+  if (n < 2 || s0->key_col < 0) return 1;
+  char *range = range_sql(s->query, s->key, true, true), *sql = NULL;
+  sqlite3_stmt *st = NULL;
+  int rows = 0;
+  bool rowid_search = false;
+  if (!range) return 1;
+  size_t len = strlen(range) + 64;
+  if ((sql = malloc(len))) {
+    snprintf(sql, len, "EXPLAIN QUERY PLAN %s", range);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+      while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(st, 3);
+        rows++;
+        if (detail && strstr(detail, "SEARCH ") == detail &&
+            strstr(detail, " USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"))
+          rowid_search = true;
+      }
+    }
+    sqlite3_finalize(st);
+  }
+  free(range);
+  int parts = 1;
+  int64_t lo, hi;
+  char qk[300];
+  quote_ident(qk, sizeof qk, s->key);
+  len = strlen(s->query) + 400;
+  char *mm = rows == 1 && rowid_search ? malloc(len) : NULL;
+  if (mm) {
+    snprintf(mm, len, "SELECT min(%s) FROM (%s)", qk, s->query);
+    bool ok = query_int64(s->db, mm, &lo);
+    snprintf(mm, len, "SELECT max(%s) FROM (%s)", qk, s->query);
+    ok = ok && query_int64(s->db, mm, &hi);
+    if (ok && hi > lo) {
+      parts = (uint64_t)(hi - lo) < (uint64_t)n ? (int)(hi - lo) : n;
+      uint64_t span = (uint64_t)hi - (uint64_t)lo;
+      bounds[0] = bounds[parts] = NULL;
+      for (int i = 1; i < parts; i++) {
+        char num[32];
+        int64_t b = (int64_t)((uint64_t)lo + (uint64_t)((double)span * i / parts));
+        bounds[i] = strdup(fmt_i64(num, b));
+        if (!bounds[i]) { /* out of memory: read it whole */
+          for (int k = 1; k < i; k++) free(bounds[k]);
+          parts = 1;
+          break;
+        }
+      }
+    }
+  }
+  free(mm);
+  free(sql);
+  return parts;
+}
+
+static const source_vt sq_source_vt = {sq_next, sq_count, sq_source_close, sq_split};
 
 ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
   ladle_status st = LADLE_OK;
@@ -159,14 +254,39 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
     goto out;
   }
   sqlite3_busy_timeout(s->db, 30000);
+  /* Read pages through a memory map instead of read() copies (falls back when unavailable). */
+  sqlite3_exec(s->db, "PRAGMA mmap_size=1099511627776", NULL, NULL, NULL);
   s->query = strdup(o->query);
-  if (sqlite3_prepare_v2(s->db, o->query, -1, &s->st, NULL) != SQLITE_OK) {
+  s->key = o->key ? strdup(o->key) : NULL;
+  if (!s->query || (o->key && !s->key)) {
+    st = LADLE_ERR_NOMEM;
+    goto out;
+  }
+  for (size_t n = strlen(s->query); n && strchr(" \t\r\n;", s->query[n - 1]); n--) s->query[n - 1] = '\0';
+  if (sqlite3_prepare_v2(s->db, s->query, -1, &s->st, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
     goto out;
   }
   if (!sqlite3_stmt_readonly(s->st)) {
     st = err_set(e, LADLE_ERR_INVALID, "the query must only read (a SELECT)");
     goto out;
+  }
+  if (o->key_lo || o->key_hi) { /* one range of a split: the same columns, fewer rows */
+    if (!o->key) {
+      st = err_set(e, LADLE_ERR_INVALID, "a key range needs --key");
+      goto out;
+    }
+    char *sql = range_sql(s->query, o->key, o->key_lo != NULL, o->key_hi != NULL);
+    sqlite3_finalize(s->st);
+    s->st = NULL;
+    if (!sql || sqlite3_prepare_v2(s->db, sql, -1, &s->st, NULL) != SQLITE_OK) {
+      st = sql ? err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db)) : LADLE_ERR_NOMEM;
+      free(sql);
+      goto out;
+    }
+    free(sql);
+    if (o->key_lo) bind_bound(s->st, 1, o->key_lo);
+    if (o->key_hi) bind_bound(s->st, 2, o->key_hi);
   }
   s->base.n_cols = sqlite3_column_count(s->st);
   if (s->base.n_cols <= 0 || s->base.n_cols > JOB_MAX_COLS) {
