@@ -19,7 +19,7 @@ load from other processes hits them alike. LADLE_COMMIT=<hash> labels a binary b
 Models come from the golden fixtures: tests/fixtures/large/<name>_op17 (made by
 `tools/export_golden.py --large`; --generate makes missing ones) or tests/fixtures/<name>_op17.
 
-OPENBLAS_CORETYPE (OpenBLAS kernels: Debian's torch uses OpenBLAS, ladle only in RNN/Einsum, ORT not):
+OPENBLAS_CORETYPE (OpenBLAS kernels: Debian's torch uses OpenBLAS, ladle and ORT do not):
   --coretype env     as the environment has it (default); the table says which
   --coretype unset   run with it removed (what a user's machine has)
   --coretype both    every configuration with it removed and with OPENBLAS_CORETYPE=Haswell

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
-  libopenblas-dev libevent-dev libjansson-dev libyaml-dev libsqlite3-dev libpq-dev
+  libevent-dev libjansson-dev libyaml-dev libsqlite3-dev libpq-dev
   python3 python3-numpy python3-pytest python3-requests python3-onnx
   postgresql sqlite3 python3-sklearn curl
 )

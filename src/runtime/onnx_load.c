@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cblas.h>
 #include <pthread.h>
 
 #include "onnx.pb-c.h"
@@ -711,15 +710,8 @@ static ladle_status resolve_ops(graph *g, errbuf *e) {
   return LADLE_OK;
 }
 
-/* ladle parallelises inside its own per-session pools; BLAS threads on top of them (OpenBLAS
- * starts one per core by default) would oversubscribe the cores, so kernels that still call
- * cblas (rnn, einsum) run it on the calling thread. */
-static void blas_single_thread(void) { openblas_set_num_threads(1); }
-
 static ladle_status load_proto(struct ladle_model *m, const void *buf, size_t len,
                                const ladle_load_options *opt, errbuf *e) {
-  static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-  pthread_once(&blas_once, blas_single_thread);
   ladle_status st = LADLE_OK;
   Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
   if (!mp) return err_set(e, LADLE_ERR_PARSE, "not an ONNX model (protobuf parse failed)");

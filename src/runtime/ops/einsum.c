@@ -16,13 +16,13 @@
  *
  * float32 computes in float (sgemm); every other type computes in double (dgemm), which is
  * exact for integers up to 2^53. */
-#include <cblas.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/op.h"
+#include "runtime/ops/blas.h"
 
 #define EIN_LETTERS 52
 #define EIN_LABELS (EIN_LETTERS + LADLE_MAX_DIMS) /* letters, then ellipsis axes */
@@ -384,17 +384,14 @@ static ladle_status contract(ein_ctx *x, const ein_view *a, const ein_view *b, c
     if (K == 0) {
       memset(out, 0, (size_t)rn * x->esz);
     } else {
-      CBLAS_TRANSPOSE tra = ta ? CblasTrans : CblasNoTrans, trb = tb ? CblasTrans : CblasNoTrans;
-      blasint lda = (blasint)(ta ? M : K), ldb = (blasint)(tb ? K : N);
+      int64_t lda = ta ? M : K, ldb = tb ? K : N;
       for (int64_t p = 0; p < P; p++) {
         if (x->dbl)
-          cblas_dgemm(CblasRowMajor, tra, trb, (blasint)M, (blasint)N, (blasint)K, 1.0,
-                      (const double *)pa + p * M * K, lda, (const double *)pb + p * K * N, ldb,
-                      0.0, (double *)out + p * M * N, (blasint)N);
+          blas_dgemm(ta, tb, M, N, K, 1.0, (const double *)pa + p * M * K, lda,
+                     (const double *)pb + p * K * N, ldb, 0.0, (double *)out + p * M * N, N);
         else
-          cblas_sgemm(CblasRowMajor, tra, trb, (blasint)M, (blasint)N, (blasint)K, 1.0f,
-                      (const float *)pa + p * M * K, lda, (const float *)pb + p * K * N, ldb,
-                      0.0f, (float *)out + p * M * N, (blasint)N);
+          blas_sgemm(ta, tb, M, N, K, 1.0f, (const float *)pa + p * M * K, lda,
+                     (const float *)pb + p * K * N, ldb, 0.0f, (float *)out + p * M * N, N);
       }
     }
   }

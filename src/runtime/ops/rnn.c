@@ -13,7 +13,6 @@
  * Gate orders follow the spec: LSTM W/R rows are i,o,f,c and P is i,o,f; GRU rows are z,r,h.
  * layout 0: X [seq, batch, in], Y [seq, dirs, batch, H], states [dirs, batch, H];
  * layout 1: X [batch, seq, in], Y [batch, seq, dirs, H], states [batch, dirs, H]. */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include <strings.h>
 
 #include "runtime/op.h"
+#include "runtime/ops/blas.h"
 
 /* Scratch cap for the projected inputs: past this a model is refused, not swapped to death. */
 #define RNN_MAX_SCRATCH_BYTES (INT64_C(8) << 30)
@@ -230,8 +230,7 @@ static void gemm_abt(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
       for (int64_t i = 0; i < m; i++) memset(y + i * ldy, 0, sizeof(float) * (size_t)n);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, (blasint)n, (blasint)k, 1.0f, a,
-              (blasint)lda, b, (blasint)ldb, accumulate ? 1.0f : 0.0f, y, (blasint)ldy);
+  blas_sgemm(false, true, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, y, ldy);
 }
 
 /* --- the kernel ------------------------------------------------------------------------------ */
