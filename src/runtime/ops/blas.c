@@ -3,8 +3,9 @@
  * Blocking: op(B) is copied a tile at a time (KC rows × NB columns, zero-padded) into an aligned
  * stack buffer, then every MR-row strip of A runs over it with MR × NB accumulators held in
  * vector registers (GCC vector extensions: one AVX-512 register per vector here, split into
- * narrower ones by the compiler on CPUs without it). The same code serves float and double
- * through one macro. */
+ * narrower ones by the compiler on CPUs without it). A C of fewer than MR rows (an RNN step at
+ * batch 1) skips the copy: each element is a dot product or each row an axpy, read in place.
+ * The same code serves float and double through one macro. */
 #include <stddef.h>
 #include <string.h>
 
@@ -17,6 +18,52 @@
   typedef T NAME##_vec __attribute__((vector_size(sizeof(T) * (LANES))));                      \
   enum { NAME##_NB = 2 * (LANES) }; /* columns of C per tile: two vectors */                   \
                                                                                                  \
+  /* C += alpha · op(A) · op(B) without packing, for m < MR. */                                 \
+  static void NAME##_few_rows(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,       \
+                              const T *a, int64_t lda, const T *b, int64_t ldb, T *c,           \
+                              int64_t ldc) {                                                    \
+    int64_t as = ta ? lda : 1;                                                                  \
+    for (int64_t i = 0; i < m; i++) {                                                           \
+      const T *ai = ta ? a + i : a + i * lda;                                                   \
+      T *ci = c + i * ldc;                                                                      \
+      if (tb) { /* dot products of A's row with B's rows */                                    \
+        int64_t j = 0;                                                                          \
+        for (; k < (LANES) && j + 4 <= n; j += 4) { /* short: four chains side by side */       \
+          const T *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;            \
+          T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                     \
+          for (int64_t p = 0; p < k; p++) {                                                     \
+            T av = ai[p * as];                                                                  \
+            s0 += av * b0[p];                                                                   \
+            s1 += av * b1[p];                                                                   \
+            s2 += av * b2[p];                                                                   \
+            s3 += av * b3[p];                                                                   \
+          }                                                                                     \
+          ci[j] += alpha * s0;                                                                  \
+          ci[j + 1] += alpha * s1;                                                              \
+          ci[j + 2] += alpha * s2;                                                              \
+          ci[j + 3] += alpha * s3;                                                              \
+        }                                                                                       \
+        for (; j < n; j++) { /* long: LANES partial sums */                                     \
+          const T *bj = b + j * ldb;                                                            \
+          T part[LANES] = {0}, s = 0;                                                           \
+          int64_t p = 0;                                                                        \
+          if (as == 1)                                                                          \
+            for (; p + (LANES) <= k; p += (LANES))                                              \
+              for (int l = 0; l < (LANES); l++) part[l] += ai[p + l] * bj[p + l];               \
+          for (; p < k; p++) s += ai[p * as] * bj[p];                                           \
+          for (int l = 0; l < (LANES); l++) s += part[l];                                       \
+          ci[j] += alpha * s;                                                                   \
+        }                                                                                       \
+      } else { /* axpy of B's rows into C's row */                                             \
+        for (int64_t p = 0; p < k; p++) {                                                       \
+          T av = alpha * ai[p * as];                                                            \
+          const T *bp = b + p * ldb;                                                            \
+          for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j];                                  \
+        }                                                                                       \
+      }                                                                                         \
+    }                                                                                           \
+  }                                                                                             \
+                                                                                                 \
   void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,            \
             int64_t lda, const T *b, int64_t ldb, T beta, T *c, int64_t ldc) {                 \
     if (m <= 0 || n <= 0) return;                                                               \
@@ -27,6 +74,10 @@
         for (int64_t j = 0; j < n; j++) ci[j] *= beta;                                          \
     }                                                                                           \
     if (k <= 0 || alpha == 0) return;                                                           \
+    if (m < MR) {                                                                               \
+      NAME##_few_rows(ta, tb, m, n, k, alpha, a, lda, b, ldb, c, ldc);                          \
+      return;                                                                                   \
+    }                                                                                           \
     enum { NB = NAME##_NB, NV = 2 };                                                            \
     _Alignas(64) T tile[KC * NB];                                                               \
     for (int64_t j0 = 0; j0 < n; j0 += NB) {                                                    \
