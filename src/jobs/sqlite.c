@@ -5,6 +5,7 @@
  * rerun rewrites rows instead of duplicating them and a killed job loses at most the chunk in
  * flight. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,16 @@
 #include "jobs/jobs.h"
 
 #define ROWS_PER_INSERT 64 /* multi-row INSERTs cut per-statement overhead */
+
+/* Process-wide settings, before SQLite initialises itself on the first open: no memory
+ * statistics (they take a global mutex on every allocation, which reader and writer threads
+ * would share). Fails harmlessly (SQLITE_MISUSE) if SQLite was already in use. */
+static void sqlite_tune_once(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+static void sqlite_tune(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, sqlite_tune_once);
+}
 
 static const char *sqlite_path(const char *uri) {
   return uri + strlen("sqlite:///");
@@ -247,6 +258,7 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
   if (!s) return LADLE_ERR_NOMEM;
   s->base.vt = &sq_source_vt;
   s->base.key_col = -1;
+  sqlite_tune();
   const char *path = sqlite_path(o->uri);
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", path,
@@ -576,6 +588,7 @@ ladle_status sqlite_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   k->base.vt = &sq_sink_vt;
   if ((st = sink_fill_common(&k->base, o, e))) goto out;
   k->path = strdup(sqlite_path(o->uri));
+  sqlite_tune();
   if (sqlite3_open_v2(k->path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_IO, "cannot open SQLite database '%s': %s", k->path,
                  k->db ? sqlite3_errmsg(k->db) : "out of memory");
