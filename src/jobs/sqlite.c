@@ -67,70 +67,109 @@ typedef struct sq_source {
   char *query; /* as given, trailing ';' and blanks removed */
   char *key;
   bool done, typed_key;
+  /* Rows reach the chunk one of two ways. Normally the statement is
+   *   SELECT ladle_decode_row(q."col", ...) FROM (query) AS q
+   * and SQLite hands each row's values to decode_row() as function arguments, so no column API
+   * call (each one takes and releases the connection's mutex) is made per cell. Where that
+   * wrapper cannot be built (duplicate column names, more columns than a function takes) the
+   * query runs as written and each value is fetched with sqlite3_column_value. */
+  bool via_function;
+  chunk *cur;        /* the chunk decode_row appends to */
+  bool cur_nomem;
+  sqlite3_value **vals; /* column path: this row's values */
+  int64_t rows_seen; /* numbers rows when there is no key */
 } sq_source;
+
+/* Appends one row: key from vals[key_col], features from the others. False when out of memory. */
+static bool add_row(sq_source *s, chunk *c, sqlite3_value **vals) {
+  source *s0 = &s->base;
+  const char *key = "";
+  char num[32];
+  if (s0->key_col >= 0) {
+    sqlite3_value *kv = vals[s0->key_col];
+    int kt = sqlite3_value_type(kv);
+    if (!s->typed_key) {
+      s0->key_is_int = kt == SQLITE_INTEGER;
+      s->typed_key = true;
+    } else if (kt != SQLITE_INTEGER) {
+      s0->key_is_int = false;
+    }
+    if (kt == SQLITE_INTEGER) /* format it here: SQLite's int-to-text conversion costs more */
+      key = fmt_i64(num, sqlite3_value_int64(kv));
+    else
+      key = (const char *)sqlite3_value_text(kv);
+  } else {
+    key = fmt_i64(num, s->rows_seen);
+  }
+  s->rows_seen++;
+  int64_t r = chunk_add_row(c, key ? key : "", key ? strlen(key) : 0);
+  if (r < 0) return false;
+  if (!key) chunk_row_fail(c, r, "key column '%s' is NULL", s0->col_names[s0->key_col]);
+  double *x = &c->x[r * c->n_cols];
+  for (int f = 0; f < s0->n_features; f++) {
+    int col = s0->feature_cols[f];
+    sqlite3_value *v = vals[col];
+    switch (sqlite3_value_type(v)) {
+      case SQLITE_FLOAT:
+      case SQLITE_INTEGER:
+        x[f] = sqlite3_value_double(v);
+        break;
+      case SQLITE_NULL:
+        x[f] = NAN;
+        chunk_row_fail(c, r, "column '%s' is NULL", s0->col_names[col]);
+        break;
+      case SQLITE_TEXT:
+        chunk_set_text(c, r, f, s0->col_names[col], (const char *)sqlite3_value_text(v));
+        break;
+      default:
+        x[f] = NAN;
+        chunk_row_fail(c, r, "column '%s' holds a blob, not a number", s0->col_names[col]);
+    }
+  }
+  return true;
+}
+
+/* ladle_decode_row(col, ...): appends the row to the chunk being filled; returns NULL. */
+static void decode_row(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  sq_source *s = sqlite3_user_data(ctx);
+  if (!s->cur || argc != s->base.n_cols) {
+    sqlite3_result_error(ctx, "ladle_decode_row: called outside a batch read", -1);
+    return;
+  }
+  if (!add_row(s, s->cur, argv)) {
+    s->cur_nomem = true;
+    sqlite3_result_error_nomem(ctx);
+  }
+}
 
 static int64_t sq_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
   sq_source *s = (sq_source *)s0;
   chunk_reset(c);
+  s->cur = c;
+  s->cur_nomem = false;
   while (!s->done && c->n_rows < max_rows) {
     int rc = sqlite3_step(s->st);
     if (rc == SQLITE_DONE) {
       s->done = true;
       break;
     }
-    if (rc != SQLITE_ROW) {
-      err_set(e, LADLE_ERR_IO, "sqlite source: %s", sqlite3_errmsg(s->db));
+    if (rc != SQLITE_ROW || s->cur_nomem) {
+      if (s->cur_nomem) err_set(e, LADLE_ERR_NOMEM, "out of memory");
+      else err_set(e, LADLE_ERR_IO, "sqlite source: %s", sqlite3_errmsg(s->db));
+      s->cur = NULL;
       return -1;
     }
-    const char *key = "";
-    char num[32];
-    if (s0->key_col >= 0) {
-      int kt = sqlite3_column_type(s->st, s0->key_col);
-      if (!s->typed_key) {
-        s0->key_is_int = kt == SQLITE_INTEGER;
-        s->typed_key = true;
-      } else if (kt != SQLITE_INTEGER) {
-        s0->key_is_int = false;
-      }
-      if (kt == SQLITE_INTEGER) { /* format it here: SQLite's int-to-text conversion costs more */
-        key = fmt_i64(num, sqlite3_column_int64(s->st, s0->key_col));
-      } else {
-        key = (const char *)sqlite3_column_text(s->st, s0->key_col);
-      }
-    } else {
-      snprintf(num, sizeof num, "%lld", (long long)(c->first_row + c->n_rows));
-      key = num;
-    }
-    int64_t r = chunk_add_row(c, key ? key : "", key ? strlen(key) : 0);
-    if (r < 0) {
+    if (s->via_function) continue; /* decode_row has added it */
+    /* sqlite3_column_value's values are unprotected; safe here: this connection is used by this
+     * thread alone */
+    for (int i = 0; i < s0->n_cols; i++) s->vals[i] = sqlite3_column_value(s->st, i);
+    if (!add_row(s, c, s->vals)) {
       err_set(e, LADLE_ERR_NOMEM, "out of memory");
+      s->cur = NULL;
       return -1;
-    }
-    if (!key) chunk_row_fail(c, r, "key column '%s' is NULL", s0->col_names[s0->key_col]);
-    double *x = &c->x[r * c->n_cols];
-    for (int f = 0; f < s0->n_features; f++) {
-      int col = s0->feature_cols[f];
-      /* One API call per cell: sqlite3_column_value, then the value's own accessors (safe: this
-       * connection is used by this thread alone). */
-      sqlite3_value *v = sqlite3_column_value(s->st, col);
-      switch (sqlite3_value_type(v)) {
-        case SQLITE_FLOAT:
-        case SQLITE_INTEGER:
-          x[f] = sqlite3_value_double(v);
-          break;
-        case SQLITE_NULL:
-          x[f] = NAN;
-          chunk_row_fail(c, r, "column '%s' is NULL", s0->col_names[col]);
-          break;
-        case SQLITE_TEXT:
-          chunk_set_text(c, r, f, s0->col_names[col], (const char *)sqlite3_value_text(v));
-          break;
-        default:
-          x[f] = NAN;
-          chunk_row_fail(c, r, "column '%s' holds a blob, not a number", s0->col_names[col]);
-      }
     }
   }
+  s->cur = NULL;
   return c->n_rows;
 }
 
@@ -156,6 +195,7 @@ static void sq_source_close(source *s0) {
   source_free_common(s0);
   free(s->query);
   free(s->key);
+  free(s->vals);
   free(s);
 }
 
@@ -251,6 +291,32 @@ static int sq_split(source *s0, int n, char **bounds, errbuf *e) {
 
 static const source_vt sq_source_vt = {sq_next, sq_count, sq_source_close, sq_split};
 
+/* SELECT ladle_decode_row(q."c1", q."c2", ...) FROM (sql) AS q, or NULL when the columns cannot
+ * be named that way (two with one name) or are more than a function call takes. */
+static char *decoder_sql(sq_source *s, const char *sql) {
+  int n = s->base.n_cols;
+  if (n > sqlite3_limit(s->db, SQLITE_LIMIT_FUNCTION_ARG, -1)) return NULL;
+  size_t len = strlen(sql) + 64;
+  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < i; j++)
+      if (!sqlite3_stricmp(s->base.col_names[i], s->base.col_names[j])) return NULL;
+    len += 2 * strlen(s->base.col_names[i]) + 8;
+  }
+  char *out = malloc(len), q[300];
+  if (!out) return NULL;
+  size_t o = (size_t)snprintf(out, len, "SELECT ladle_decode_row(");
+  for (int i = 0; i < n; i++) {
+    if (strlen(s->base.col_names[i]) > 140) { /* quote_ident would truncate it */
+      free(out);
+      return NULL;
+    }
+    quote_ident(q, sizeof q, s->base.col_names[i]);
+    o += (size_t)snprintf(out + o, len - o, "%sq.%s", i ? ", " : "", q);
+  }
+  snprintf(out + o, len - o, ") FROM (%s) AS q", sql);
+  return out;
+}
+
 ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
   ladle_status st = LADLE_OK;
   if (!o->query) return err_set(e, LADLE_ERR_INVALID, "a SQLite source needs --query");
@@ -283,22 +349,9 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
     st = err_set(e, LADLE_ERR_INVALID, "the query must only read (a SELECT)");
     goto out;
   }
-  if (o->key_lo || o->key_hi) { /* one range of a split: the same columns, fewer rows */
-    if (!o->key) {
-      st = err_set(e, LADLE_ERR_INVALID, "a key range needs --key");
-      goto out;
-    }
-    char *sql = range_sql(s->query, o->key, o->key_lo != NULL, o->key_hi != NULL);
-    sqlite3_finalize(s->st);
-    s->st = NULL;
-    if (!sql || sqlite3_prepare_v2(s->db, sql, -1, &s->st, NULL) != SQLITE_OK) {
-      st = sql ? err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db)) : LADLE_ERR_NOMEM;
-      free(sql);
-      goto out;
-    }
-    free(sql);
-    if (o->key_lo) bind_bound(s->st, 1, o->key_lo);
-    if (o->key_hi) bind_bound(s->st, 2, o->key_hi);
+  if ((o->key_lo || o->key_hi) && !o->key) {
+    st = err_set(e, LADLE_ERR_INVALID, "a key range needs --key");
+    goto out;
   }
   s->base.n_cols = sqlite3_column_count(s->st);
   if (s->base.n_cols <= 0 || s->base.n_cols > JOB_MAX_COLS) {
@@ -306,12 +359,37 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
     goto out;
   }
   s->base.col_names = calloc((size_t)s->base.n_cols, sizeof(char *));
-  if (!s->base.col_names) {
+  s->vals = calloc((size_t)s->base.n_cols, sizeof(sqlite3_value *));
+  if (!s->base.col_names || !s->vals) {
     st = LADLE_ERR_NOMEM;
     goto out;
   }
-  for (int i = 0; i < s->base.n_cols; i++) s->base.col_names[i] = strdup(sqlite3_column_name(s->st, i));
-  st = source_finish_columns(&s->base, o->key, e);
+  for (int i = 0; i < s->base.n_cols; i++)
+    if (!(s->base.col_names[i] = strdup(sqlite3_column_name(s->st, i)))) {
+      st = LADLE_ERR_NOMEM;
+      goto out;
+    }
+  if ((st = source_finish_columns(&s->base, o->key, e))) goto out;
+  /* The statement that runs: the query, or one key range of it (a split), wrapped in the row
+   * decoder where that works. */
+  char *sql = o->key_lo || o->key_hi ? range_sql(s->query, o->key, o->key_lo != NULL, o->key_hi != NULL)
+                                     : strdup(s->query);
+  char *wrapped = sql ? decoder_sql(s, sql) : NULL;
+  sqlite3_finalize(s->st);
+  s->st = NULL;
+  if (wrapped &&
+      sqlite3_create_function_v2(s->db, "ladle_decode_row", -1, SQLITE_UTF8 | SQLITE_DIRECTONLY, s,
+                                 decode_row, NULL, NULL, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2(s->db, wrapped, -1, &s->st, NULL) == SQLITE_OK) {
+    s->via_function = true;
+  } else if (!sql || sqlite3_prepare_v2(s->db, sql, -1, &s->st, NULL) != SQLITE_OK) {
+    st = sql ? err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db)) : LADLE_ERR_NOMEM;
+  }
+  free(wrapped);
+  free(sql);
+  if (st) goto out;
+  if (o->key_lo) bind_bound(s->st, 1, o->key_lo);
+  if (o->key_hi) bind_bound(s->st, 2, o->key_hi);
 out:
   if (st) {
     sq_source_close(&s->base);
