@@ -140,6 +140,7 @@ typedef struct input_plan {
   int dtype;
   int n_cols;
   int *feature_idx; /* indices into the chunk's feature columns */
+  bool identity;    /* feature_idx is 0, 1, ... over all of the chunk's columns */
 } input_plan;
 
 typedef struct job {
@@ -249,6 +250,13 @@ static ladle_status infer_chunk(job *j, ladle_session *s, job_chunk *c, ladle_te
     }
     in[i] = (ladle_tensor){p->dtype, 2, {n_good, p->n_cols}, in_buf[i]};
     names[i] = p->name;
+    if (p->dtype == LADLE_FLOAT && p->identity && n_good == rows->n_rows) {
+      /* every column, in order, every row good: one straight conversion */
+      float *d = in_buf[i];
+      const double *x = rows->x;
+      for (int64_t k = 0, n = n_good * p->n_cols; k < n; k++) d[k] = (float)x[k];
+      continue;
+    }
     int64_t g = 0;
     for (int64_t r = 0; r < rows->n_rows; r++) {
       if (rows->row_error[r]) continue;
@@ -358,6 +366,11 @@ static ladle_status plan_inputs(job *j, errbuf *e) {
         p->feature_idx[k] = f;
       }
     }
+  }
+  for (int i = 0; i < j->n_inputs; i++) {
+    input_plan *p = &j->inputs[i];
+    p->identity = p->n_cols == j->src->n_features;
+    for (int c = 0; c < p->n_cols && p->identity; c++) p->identity = p->feature_idx[c] == c;
   }
   for (int i = 0; i < j->n_inputs; i++) {
     input_plan *p = &j->inputs[i];

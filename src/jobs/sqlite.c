@@ -6,6 +6,7 @@
  * flight. */
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,6 +408,8 @@ typedef struct sq_sink {
   sqlite3_stmt *ins_many, *ins_one, *err_ins;
   char qtable[300], qerr[300];
   char *path;
+  char *text;       /* output text of one multi-row INSERT, bound without copies */
+  size_t text_slot; /* bytes per row in text */
 } sq_sink;
 
 static ladle_status exec_sql(sqlite3 *db, const char *sql, errbuf *e) {
@@ -507,33 +510,54 @@ static ladle_status sq_prepare(sink *k0, errbuf *e) {
   return LADLE_OK;
 }
 
-/* Binds one prediction row starting at parameter p; returns the next parameter index. */
+/* Most text one row's text columns take: a number or JSON array per output, up to 25 characters
+ * and a separator per element, brackets, NUL. */
+static size_t row_text_max(const sink *k) {
+  size_t n = 1;
+  for (int i = 0; i < k->n_out; i++) n += (size_t)k->out[i].width * 26 + 4;
+  return n;
+}
+
+/* A key of decimal digits (with an optional '-') as an integer; false for anything else. */
+static bool parse_key_int(const char *s, int64_t *v) {
+  bool neg = *s == '-';
+  const char *p = s + neg;
+  uint64_t u = 0;
+  if (!*p || p - s + 19 < (ptrdiff_t)strlen(s)) return false;
+  for (; *p; p++) {
+    if (*p < '0' || *p > '9') return false;
+    u = u * 10 + (uint64_t)(*p - '0');
+  }
+  if (u > (uint64_t)INT64_MAX + neg) return false;
+  *v = neg ? (int64_t)(0 - u) : (int64_t)u;
+  return true;
+}
+
+/* Binds one prediction row starting at parameter p; returns the next parameter index. Text
+ * values are formatted into `text` (row_text_max bytes), which must outlive the statement's
+ * step: they are bound without a copy. */
 static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t r, int64_t g,
-                    const ladle_tensor *outputs, const char *now, char *buf, size_t blen) {
+                    const ladle_tensor *outputs, const char *now, char *text) {
   const char *key = c->keys[r];
-  char *end;
-  long long iv = strtoll(key, &end, 10);
-  if (k->base.key_is_int && *key && !*end)
+  int64_t iv;
+  if (k->base.key_is_int && parse_key_int(key, &iv))
     sqlite3_bind_int64(st, p++, iv);
   else
     sqlite3_bind_text(st, p++, key, -1, SQLITE_STATIC);
   for (int i = 0; i < k->base.n_out; i++) {
     const sink_column *col = &k->base.out[i];
     const ladle_tensor *t = &outputs[i];
-    if (col->width == 1 && t->dtype != LADLE_STRING) {
-      if (t->dtype == LADLE_FLOAT) {
-        float v = ((const float *)t->data)[g];
-        if (isnan(v)) sqlite3_bind_null(st, p++);
-        else sqlite3_bind_double(st, p++, v);
-      } else if (t->dtype == LADLE_DOUBLE) {
-        sqlite3_bind_double(st, p++, ((const double *)t->data)[g]);
-      } else {
-        jobs_format_value(t, g, 1, buf, blen);
-        sqlite3_bind_text(st, p++, buf, -1, SQLITE_TRANSIENT);
-      }
+    if (col->width == 1 && t->dtype == LADLE_FLOAT) {
+      float v = ((const float *)t->data)[g];
+      if (isnan(v)) sqlite3_bind_null(st, p++);
+      else sqlite3_bind_double(st, p++, v);
+    } else if (col->width == 1 && t->dtype == LADLE_DOUBLE) {
+      sqlite3_bind_double(st, p++, ((const double *)t->data)[g]);
     } else {
-      jobs_format_value(t, g, col->width, buf, blen);
-      sqlite3_bind_text(st, p++, buf, -1, SQLITE_TRANSIENT);
+      size_t room = (size_t)col->width * 26 + 4;
+      size_t n = jobs_format_value(t, g, col->width, text, room);
+      sqlite3_bind_text(st, p++, text, (int)n, SQLITE_STATIC);
+      text += n + 1;
     }
   }
   sqlite3_bind_text(st, p++, k->base.model, -1, SQLITE_STATIC);
@@ -545,7 +569,14 @@ static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t
 static ladle_status sq_write(sink *k0, const chunk *c, const ladle_tensor *outputs, errbuf *e) {
   sq_sink *k = (sq_sink *)k0;
   ladle_status st = LADLE_OK;
-  char now[40], buf[65536];
+  char now[40];
+  size_t slot = row_text_max(k0);
+  if (!k->text || k->text_slot != slot) { /* one slot per row of a multi-row INSERT */
+    free(k->text);
+    k->text_slot = slot;
+    if (!(k->text = malloc(slot * ROWS_PER_INSERT)))
+      return err_set(e, LADLE_ERR_NOMEM, "out of memory for %zu bytes of output text", slot);
+  }
   jobs_now_iso(now, sizeof now);
   if ((st = exec_sql(k->db, "BEGIN IMMEDIATE", e))) return st;
   int64_t g = 0, pending = 0;
@@ -561,18 +592,17 @@ static ladle_status sq_write(sink *k0, const chunk *c, const ladle_tensor *outpu
   for (int64_t i = 0; i < n_good && !st; i++, g++) {
     int64_t r = rows[i];
     bool batch = n_good - (i - pending) >= ROWS_PER_INSERT || pending > 0;
-    if (batch) {
-      p = bind_row(k, k->ins_many, p, c, r, g, outputs, now, buf, sizeof buf);
+    if (batch) { /* every parameter is bound again for each statement: no clear_bindings */
+      p = bind_row(k, k->ins_many, p, c, r, g, outputs, now, k->text + (size_t)pending * slot);
       if (++pending == ROWS_PER_INSERT) {
         if (sqlite3_step(k->ins_many) != SQLITE_DONE)
           st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
         sqlite3_reset(k->ins_many);
-        sqlite3_clear_bindings(k->ins_many);
         pending = 0;
         p = 1;
       }
     } else {
-      bind_row(k, k->ins_one, 1, c, r, g, outputs, now, buf, sizeof buf);
+      bind_row(k, k->ins_one, 1, c, r, g, outputs, now, k->text);
       if (sqlite3_step(k->ins_one) != SQLITE_DONE)
         st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
       sqlite3_reset(k->ins_one);
@@ -653,6 +683,7 @@ static void sq_sink_close(sink *k0) {
   sqlite3_finalize(k->err_ins);
   sqlite3_close(k->db);
   free(k->path);
+  free(k->text);
   sink_free_common(k0);
   free(k);
 }
