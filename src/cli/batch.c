@@ -30,7 +30,7 @@ static const char *help =
     "  features  every selected column except the key, in SELECT order, forms the model's single\n"
     "            input [rows, columns], cast to its type; --input maps columns to named inputs\n"
     "  --chunk-size N    rows per chunk and per transaction (default 10000)\n"
-    "  --readers N       reader threads (default 2 on a machine with 2+ cores): a SQLite query\n"
+    "  --readers N       reader threads (default: 2 with 4+ cores, else 1); a SQLite query\n"
     "                    over one table keyed by its INTEGER PRIMARY KEY is read in N key ranges\n"
     "                    at once; any other source is read by one\n"
     "  --workers N       inference threads, each with its own session (default 1); reading,\n"

@@ -42,8 +42,8 @@ typedef struct batch_result {
   char message[LADLE_ERRMSG_MAX];
 } batch_result;
 
-/* Readers used when batch_opts.readers is 0: two on a machine with two or more cores (a source
- * that cannot be split exactly is read by one whatever this says). */
+/* Readers used when batch_opts.readers is 0: two on a machine with four or more cores, else one
+ * (a source that cannot be split exactly is read by one whatever this says). */
 int batch_default_readers(void);
 
 /* Runs the job; LADLE_OK when every row was predicted or written as an error within the limit.
