@@ -42,9 +42,10 @@ typedef struct batch_result {
   char message[LADLE_ERRMSG_MAX];
 } batch_result;
 
-/* Readers used when batch_opts.readers is 0: two on a machine with four or more cores, else one
- * (a source that cannot be split exactly is read by one whatever this says). */
-int batch_default_readers(void);
+/* Readers used when batch_opts.readers is 0: two on a machine with four or more cores, or with
+ * two or three when rows are wide (64+ features), else one. A source that cannot be split
+ * exactly is read by one whatever this says. */
+int batch_default_readers(int n_features);
 
 /* Runs the job; LADLE_OK when every row was predicted or written as an error within the limit.
  * The result is filled in either case; a run record is written to the sink. */
