@@ -198,9 +198,9 @@ int cmd_batch(int argc, char **argv) {
   printf(",\"version\":");
   json_str(stdout, o.model_version);
   printf(",\"rows_read\":%lld,\"predicted\":%lld,\"errors\":%lld,\"skipped\":%lld,"
-         "\"seconds\":%.3f,\"rows_per_s\":%.0f,\"sink\":",
+         "\"seconds\":%.3f,\"rows_per_s\":%.0f,\"readers\":%d,\"sink\":",
          (long long)res.rows_read, (long long)res.predicted, (long long)res.errors,
-         (long long)res.skipped, res.seconds, rate);
+         (long long)res.skipped, res.seconds, rate, res.readers);
   json_str(stdout, o.sink_uri);
   printf(",\"table\":");
   json_str(stdout, o.table);

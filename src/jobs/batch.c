@@ -594,6 +594,7 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
       if ((st = source_open(&part, &readers[i].src, e))) goto out;
     }
   }
+  res->readers = n_readers;
   n_chunks = n_workers + n_readers + 1;
   chunks = calloc((size_t)n_chunks, sizeof *chunks);
   if (!chunks) {

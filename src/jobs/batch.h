@@ -37,6 +37,7 @@ typedef struct batch_opts {
 
 typedef struct batch_result {
   int64_t rows_read, predicted, errors, skipped;
+  int readers; /* reader threads that ran (key ranges of the source) */
   double seconds;
   const char *status; /* "ok", "failed", "interrupted" */
   char message[LADLE_ERRMSG_MAX];

@@ -134,6 +134,82 @@ def test_kill9_then_rerun_gives_every_key_once_and_only_missing_changes_nothing(
     assert con.execute("SELECT count(*), count(DISTINCT id) FROM preds").fetchone() == (40000, 40000)
 
 
+def sqlite_vectors(path, table="preds"):
+    con = sqlite3.connect(path)
+    rows = con.execute(f"SELECT id, logits FROM {table} ORDER BY id").fetchall()
+    return [r[0] for r in rows], np.array([json.loads(r[1]) for r in rows], dtype=np.float32)
+
+
+def test_split_readers_read_every_row_exactly_once(tmp):
+    """--readers N splits a rowid-keyed query into key ranges: sparse and negative keys, bad rows
+    and chunk boundaries inside ranges still give every key once, equal to ladle predict."""
+    n = 3001
+    X = features(n, seed=7)
+    keys = np.random.default_rng(7).choice(np.arange(-10**12, 10**12, 977), size=n, replace=False)
+    db = os.path.join(tmp, "f.db")
+    con = sqlite3.connect(db)
+    cols = ", ".join(f"f{i} REAL" for i in range(N_FEAT))
+    con.execute(f"CREATE TABLE feats (id INTEGER PRIMARY KEY, {cols})")
+    con.executemany(f"INSERT INTO feats VALUES (?{',?' * N_FEAT})",
+                    [(int(keys[i]), *map(float, X[i])) for i in range(n)])
+    bad = int(keys[10])
+    con.execute("UPDATE feats SET f2 = NULL WHERE id = ?", (bad,))
+    con.commit()
+    ref = reference(X, tmp)
+    want = {int(k): ref[i] for i, k in enumerate(keys) if int(k) != bad}
+    for readers in ("1", "3", "16"):
+        out = os.path.join(tmp, f"r{readers}.db")
+        s = summary(run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
+                         "SELECT * FROM feats;", "--key", "id", "--sink", f"sqlite:///{out}",
+                         "--table", "preds", "--chunk-size", "128", "--readers", readers]))
+        assert s["rows_read"] == n and s["predicted"] == n - 1 and s["errors"] == 1, s
+        assert s["readers"] == int(readers)
+        got_keys, got = sqlite_vectors(out)
+        assert got_keys == sorted(want)
+        np.testing.assert_allclose(got, np.array([want[k] for k in got_keys]), rtol=1e-6, atol=1e-7)
+        errs = sqlite3.connect(out).execute("SELECT key FROM preds_errors").fetchall()
+        assert errs == [(str(bad),)]
+
+
+def test_queries_are_split_only_where_exact_and_wrapped_only_where_unambiguous(tmp):
+    """A LIMIT, a filter on a non-key column, duplicate column names and a text key all give the
+    rows the query means with --readers 4: split into key ranges where that is exact, read whole
+    where it is not."""
+    n = 900
+    X = features(n, seed=8)
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, X)
+    ref = reference(X, tmp)
+    feats = ", ".join(f"f{i}" for i in range(N_FEAT))
+    dup = ", ".join(["f0 AS f1" if i == 0 else f"f{i}" for i in range(N_FEAT)])  # two named f1
+    cases = [  # (query, the keys it selects, readers that can split it exactly)
+        ("SELECT * FROM feats ORDER BY f0 DESC LIMIT 500",
+         sorted(np.argsort(-X[:, 0], kind="stable")[:500] + 1), 1),
+        ("SELECT * FROM feats WHERE f3 > 0", [i + 1 for i in range(n) if X[i, 3] > 0], 4),
+        (f"SELECT id, {dup} FROM feats WHERE id <= 300", list(range(1, 301)), 4),
+        (f"SELECT 'k' || id AS id, {feats} FROM feats", None, 1),
+    ]
+    for query, want_keys, readers in cases:
+        out = os.path.join(tmp, "o.db")
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(out + suffix):
+                os.unlink(out + suffix)
+        s = summary(run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query", query,
+                         "--key", "id", "--sink", f"sqlite:///{out}", "--table", "preds",
+                         "--chunk-size", "64", "--readers", "4"]))
+        assert s["readers"] == readers, query
+        got_keys, got = sqlite_vectors(out)
+        if want_keys is None:  # text keys 'k1'..'k900'
+            assert sorted(got_keys) == sorted(f"k{i}" for i in range(1, n + 1))
+            idx = [int(k[1:]) - 1 for k in got_keys]
+        else:
+            assert got_keys == [int(k) for k in want_keys], query
+            idx = [k - 1 for k in got_keys]
+        # (the duplicate-name query feeds f0..f29 in order, two of them named f1: taking either
+        # by name would change the predictions)
+        np.testing.assert_allclose(got, ref[idx], rtol=1e-6, atol=1e-7)
+
+
 def test_csv_to_jsonl_and_max_errors(tmp):
     X = features(50, seed=2)
     src = os.path.join(tmp, "in.csv")
