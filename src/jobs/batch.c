@@ -595,7 +595,7 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
     }
   }
   res->readers = n_readers;
-  n_chunks = n_workers + n_readers + 1;
+  n_chunks = n_workers + n_readers + 3;
   chunks = calloc((size_t)n_chunks, sizeof *chunks);
   if (!chunks) {
     st = err_set(e, LADLE_ERR_NOMEM, "out of memory");
