@@ -95,6 +95,22 @@ def test_sqlite_predictions_equal_predict_and_bad_rows_are_kept_apart(tmp):
     assert runs == [("ok", 2497, 3, "model", "1")]
 
 
+def test_stored_predictions_equal_torchs(tmp):
+    """The fixture's golden rows (inputs and torch's own outputs, saved by tools/export_golden.py)
+    go through a SQLite table among other rows; the stored vectors are torch's."""
+    x = np.load(os.path.join(FIXTURES, "mlp_op13", "inputs", "x.npy"))
+    want = np.load(os.path.join(FIXTURES, "mlp_op13", "expected", "logits.npy"))
+    X = np.concatenate([features(500, seed=4), x, features(500, seed=5)])
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, X)
+    run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query", "SELECT * FROM feats",
+         "--key", "id", "--sink", f"sqlite:///{db}", "--table", "preds", "--chunk-size", "300"])
+    keys, got = sqlite_vectors(db)
+    golden = [keys.index(501 + i) for i in range(len(x))]
+    err = np.abs(got[golden] - want).max() / np.abs(want).max()
+    assert err <= 1e-5, err  # float32 rounding; the golden models allow 1e-4
+
+
 def test_kill9_then_rerun_gives_every_key_once_and_only_missing_changes_nothing(tmp):
     X = features(40000, seed=1)
     db = os.path.join(tmp, "f.db")
