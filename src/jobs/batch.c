@@ -28,6 +28,7 @@ typedef struct job_chunk {
   int64_t n_good;
   ladle_tensor outs[MAX_OUTPUTS]; /* predictions of the good rows, owned */
   size_t out_cap[MAX_OUTPUTS];
+  int64_t out_strs[MAX_OUTPUTS];  /* strings outs[i] owns (string outputs: copies of each) */
   bool key_is_int; /* the keys its reader has seen so far are all integers */
   struct job_chunk *next;
 } job_chunk;
@@ -228,7 +229,19 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
-/* Runs the model on the good rows of c and keeps copies of the outputs in c. */
+/* Frees the chunk's output buffers and the strings they own. */
+static void outs_free(job_chunk *c) {
+  for (int i = 0; i < MAX_OUTPUTS; i++) {
+    for (int64_t k = 0; k < c->out_strs[i]; k++) free(((char **)c->outs[i].data)[k]);
+    free(c->outs[i].data);
+    c->out_strs[i] = 0;
+    c->outs[i].data = NULL;
+    c->out_cap[i] = 0;
+  }
+}
+
+/* Runs the model on the good rows of c and keeps copies of the outputs in c (strings copied
+ * one by one: the session's own are overwritten by its next run). */
 static ladle_status infer_chunk(job *j, ladle_session *s, job_chunk *c, ladle_tensor *in,
                                 void **in_buf, size_t *in_cap, errbuf *e) {
   const chunk *rows = &c->rows;
@@ -280,9 +293,8 @@ static ladle_status infer_chunk(job *j, ladle_session *s, job_chunk *c, ladle_te
     if (t->ndim < 1 || t->dims[0] != n_good)
       return err_set(e, LADLE_ERR_SHAPE, "output '%s' does not have one row per input row",
                      ladle_model_output_name(j->model, i));
-    if (t->dtype == LADLE_STRING)
-      return err_set(e, LADLE_ERR_UNSUPPORTED, "output '%s': string outputs are not stored yet",
-                     ladle_model_output_name(j->model, i));
+    for (int64_t k = 0; k < c->out_strs[i]; k++) free(((char **)c->outs[i].data)[k]);
+    c->out_strs[i] = 0;
     size_t nb = tensor_nbytes(t);
     if (nb > c->out_cap[i]) {
       void *d = realloc(c->outs[i].data, nb);
@@ -293,7 +305,16 @@ static ladle_status infer_chunk(job *j, ladle_session *s, job_chunk *c, ladle_te
     void *keep = c->outs[i].data;
     c->outs[i] = *t;
     c->outs[i].data = keep;
-    memcpy(keep, t->data, nb);
+    if (t->dtype != LADLE_STRING) {
+      memcpy(keep, t->data, nb);
+      continue;
+    }
+    int64_t n = ladle_tensor_numel(t);
+    char **dst = keep, *const *src = t->data;
+    bool ok = true;
+    for (int64_t k = 0; k < n; k++) ok &= (dst[k] = strdup(src[k] ? src[k] : "")) != NULL;
+    c->out_strs[i] = n;
+    if (!ok) return err_set(e, LADLE_ERR_NOMEM, "out of memory");
   }
   return LADLE_OK;
 }
@@ -499,7 +520,7 @@ static ladle_status run_claimed(job *j, sink *k, batch_result *res, errbuf *e) {
 out:
   pg_work_close(w);
   chunk_destroy(&c.rows);
-  for (int i = 0; i < MAX_OUTPUTS; i++) free(c.outs[i].data);
+  outs_free(&c);
   for (int i = 0; i < BATCH_MAX_INPUTS; i++) free(in_buf[i]);
   ladle_session_free(s);
   return st;
@@ -704,7 +725,7 @@ out:
   if (chunks) {
     for (int i = 0; i < n_chunks; i++) {
       chunk_destroy(&chunks[i].rows);
-      for (int o2 = 0; o2 < MAX_OUTPUTS; o2++) free(chunks[i].outs[o2].data);
+      outs_free(&chunks[i]);
     }
     free(chunks);
   }

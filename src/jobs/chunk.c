@@ -282,37 +282,91 @@ static int fmt_float(char *buf, size_t len, double v, bool single) {
   return snprintf(buf, len, "%.17g", v);
 }
 
+/* Appends n bytes to buf as far as they fit (keeping room for the NUL); counts them in *off
+ * either way, so the caller learns the whole length. */
+static void put(char *buf, size_t len, size_t *off, const char *s, size_t n) {
+  if (*off + 1 < len) {
+    size_t room = len - 1 - *off;
+    memcpy(buf + *off, s, n < room ? n : room);
+  }
+  *off += n;
+}
+
+/* s as a JSON string: quotes, backslash escapes, control characters as \u00XX. */
+static void put_json_string(char *buf, size_t len, size_t *off, const char *s) {
+  put(buf, len, off, "\"", 1);
+  for (const char *p = s; *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    char esc[8];
+    if (ch == '"' || ch == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)ch;
+      put(buf, len, off, esc, 2);
+    } else if (ch < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", ch);
+      put(buf, len, off, esc, 6);
+    } else {
+      put(buf, len, off, p, 1);
+    }
+  }
+  put(buf, len, off, "\"", 1);
+}
+
 size_t jobs_format_value(const ladle_tensor *t, int64_t r, int64_t width, char *buf, size_t len) {
   size_t off = 0;
   bool single = t->dtype == LADLE_FLOAT || t->dtype == LADLE_FLOAT16;
   bool is_float = t->dtype == LADLE_FLOAT || t->dtype == LADLE_DOUBLE || t->dtype == LADLE_FLOAT16;
-  if (width > 1 && off < len) buf[off++] = '[';
-  for (int64_t j = 0; j < width && off < len; j++) {
+  if (width > 1) put(buf, len, &off, "[", 1);
+  for (int64_t j = 0; j < width; j++) {
     int64_t i = r * width + j;
-    if (j && off < len) buf[off++] = ',';
+    char num[40];
     int n;
+    if (j) put(buf, len, &off, ",", 1);
     if (t->dtype == LADLE_STRING) {
-      const char *s = ((char *const *)t->data)[i];
-      n = snprintf(buf + off, len - off, "\"%s\"", s ? s : "");
-    } else if (t->dtype == LADLE_FLOAT) {
-      n = fmt_float(buf + off, len - off, ((const float *)t->data)[i], true);
-    } else if (t->dtype == LADLE_DOUBLE) {
-      n = fmt_float(buf + off, len - off, ((const double *)t->data)[i], false);
-    } else if (t->dtype == LADLE_BOOL) {
-      n = snprintf(buf + off, len - off, "%s", ((const uint8_t *)t->data)[i] ? "true" : "false");
-    } else {
-      if (is_float)
-        n = fmt_float(buf + off, len - off, tensor_get_f64(t, i), single);
-      else
-        n = snprintf(buf + off, len - off, "%lld", (long long)tensor_get_i64(t, i));
+      const char *str = ((char *const *)t->data)[i];
+      put_json_string(buf, len, &off, str ? str : "");
+      continue;
     }
-    if (n < 0) break;
-    off += (size_t)n;
+    if (t->dtype == LADLE_FLOAT)
+      n = fmt_float(num, sizeof num, ((const float *)t->data)[i], true);
+    else if (t->dtype == LADLE_DOUBLE)
+      n = fmt_float(num, sizeof num, ((const double *)t->data)[i], false);
+    else if (t->dtype == LADLE_BOOL)
+      n = snprintf(num, sizeof num, "%s", ((const uint8_t *)t->data)[i] ? "true" : "false");
+    else if (is_float)
+      n = fmt_float(num, sizeof num, tensor_get_f64(t, i), single);
+    else
+      n = snprintf(num, sizeof num, "%lld", (long long)tensor_get_i64(t, i));
+    if (n > 0) put(buf, len, &off, num, (size_t)n);
   }
-  if (width > 1 && off < len) buf[off++] = ']';
-  if (off >= len) off = len - 1;
-  buf[off] = '\0';
+  if (width > 1) put(buf, len, &off, "]", 1);
+  if (len) buf[off < len ? off : len - 1] = '\0';
   return off;
+}
+
+size_t jobs_format_text(const ladle_tensor *t, int64_t r, int64_t width, char *buf, size_t len) {
+  if (width != 1 || t->dtype != LADLE_STRING) return jobs_format_value(t, r, width, buf, len);
+  const char *str = ((char *const *)t->data)[r];
+  size_t off = 0;
+  if (str) put(buf, len, &off, str, strlen(str));
+  if (len) buf[off < len ? off : len - 1] = '\0';
+  return off;
+}
+
+const char *jobs_text(const ladle_tensor *t, int64_t r, int64_t width, bool json, char *buf,
+                      size_t len, char **spill, size_t *spill_cap, size_t *n) {
+  size_t need = json ? jobs_format_value(t, r, width, buf, len) : jobs_format_text(t, r, width, buf, len);
+  *n = need;
+  if (need < len) return buf;
+  if (need + 1 > *spill_cap) {
+    char *nb = realloc(*spill, need + 1);
+    if (!nb) return NULL;
+    *spill = nb;
+    *spill_cap = need + 1;
+  }
+  if (json) jobs_format_value(t, r, width, *spill, *spill_cap);
+  else jobs_format_text(t, r, width, *spill, *spill_cap);
+  return *spill;
 }
 
 ladle_status sink_fill_common(sink *k, const sink_opts *o, errbuf *e) {

@@ -335,6 +335,8 @@ typedef struct file_sink {
   size_t *acc_cap;
   int64_t acc_rows;
   char **acc_keys;
+  char *spill; /* a value longer than the stack buffer (jobs_text) */
+  size_t spill_cap;
 } file_sink;
 
 static ladle_status fk_prepare(sink *k0, errbuf *e) {
@@ -378,7 +380,8 @@ static void csv_escaped(FILE *f, const char *s) {
 
 static ladle_status fk_write(sink *k0, const chunk *c, const ladle_tensor *outputs, errbuf *e) {
   file_sink *k = (file_sink *)k0;
-  char now[40], buf[65536];
+  char now[40], buf[4096];
+  size_t n;
   jobs_now_iso(now, sizeof now);
   int64_t g = 0;
   for (int64_t r = 0; r < c->n_rows; r++) {
@@ -393,9 +396,11 @@ static ladle_status fk_write(sink *k0, const chunk *c, const ladle_tensor *outpu
     if (k->fmt == FMT_CSV) {
       csv_escaped(k->f, c->keys[r]);
       for (int i = 0; i < k0->n_out; i++) {
+        const char *v = jobs_text(&outputs[i], g, k0->out[i].width, false, buf, sizeof buf,
+                                  &k->spill, &k->spill_cap, &n);
+        if (!v) return err_set(e, LADLE_ERR_NOMEM, "out of memory");
         fputc(',', k->f);
-        jobs_format_value(&outputs[i], g, k0->out[i].width, buf, sizeof buf);
-        csv_escaped(k->f, buf);
+        csv_escaped(k->f, v);
       }
       fputc(',', k->f);
       csv_escaped(k->f, k0->model);
@@ -410,10 +415,13 @@ static ladle_status fk_write(sink *k0, const chunk *c, const ladle_tensor *outpu
       if (k0->key_is_int && *c->keys[r] && (strtoll(c->keys[r], &end, 10), !*end)) fputs(c->keys[r], k->f);
       else json_escaped(k->f, c->keys[r]);
       for (int i = 0; i < k0->n_out; i++) {
+        const char *v = jobs_text(&outputs[i], g, k0->out[i].width, true, buf, sizeof buf,
+                                  &k->spill, &k->spill_cap, &n);
+        if (!v) return err_set(e, LADLE_ERR_NOMEM, "out of memory");
         fputc(',', k->f);
         json_escaped(k->f, k0->out[i].name);
-        jobs_format_value(&outputs[i], g, k0->out[i].width, buf, sizeof buf);
-        fprintf(k->f, ":%s", buf);
+        fputc(':', k->f);
+        fwrite(v, 1, n, k->f);
       }
       fprintf(k->f, ",\"model\":");
       json_escaped(k->f, k0->model);
@@ -476,6 +484,7 @@ static void fk_close(sink *k0) {
   if (k->f) fclose(k->f);
   if (k->errf) fclose(k->errf);
   free(k->path);
+  free(k->spill);
   sink_free_common(k0);
   free(k);
 }

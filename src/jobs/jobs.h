@@ -148,8 +148,15 @@ void source_free_common(source *s);
 
 /* Formats the current time as ISO-8601 UTC with milliseconds. */
 void jobs_now_iso(char *buf, size_t len);
-/* Appends row r of an output tensor as text: a number for width 1, a JSON array otherwise. */
+/* Row r of an output tensor as JSON: a number (or string, or boolean) for width 1, an array
+ * otherwise. Like snprintf: writes at most len - 1 bytes and a NUL, returns the whole length. */
 size_t jobs_format_value(const ladle_tensor *t, int64_t r, int64_t width, char *buf, size_t len);
+/* The same for a table cell: a width-1 string is the string itself, not a JSON string. */
+size_t jobs_format_text(const ladle_tensor *t, int64_t r, int64_t width, char *buf, size_t len);
+/* jobs_format_value (json) or jobs_format_text, whole: in buf when it fits, else in *spill
+ * (grown with realloc; the caller frees it). Sets *n to the length; NULL when out of memory. */
+const char *jobs_text(const ladle_tensor *t, int64_t r, int64_t width, bool json, char *buf,
+                      size_t len, char **spill, size_t *spill_cap, size_t *n);
 
 /* Connector constructors (one file each). */
 ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e);

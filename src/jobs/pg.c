@@ -287,11 +287,26 @@ static size_t copy_escape(char *out, size_t cap, const char *s) {
   return o;
 }
 
+/* Makes room for `need` more bytes in the COPY buffer: sends what is buffered (COPY data may be
+ * split anywhere), and grows the buffer for a value larger than it. False on failure. */
+static bool copy_room(PGconn *conn, char **buf, size_t *len, size_t *cap, size_t need) {
+  if (*cap - *len >= need) return true;
+  if (*len && PQputCopyData(conn, *buf, (int)*len) != 1) return false;
+  *len = 0;
+  if (need > *cap) {
+    char *nb = realloc(*buf, need);
+    if (!nb) return false;
+    *buf = nb;
+    *cap = need;
+  }
+  return true;
+}
+
 static ladle_status pgk_write(sink *k0, const chunk *c, const ladle_tensor *outputs, errbuf *e) {
   pg_sink *k = (pg_sink *)k0;
   ladle_status st;
-  char now[40], val[65536];
-  size_t cap = 1 << 20, len = 0;
+  char now[40], val[4096], *spill = NULL;
+  size_t cap = 1 << 20, len = 0, spill_cap = 0;
   char *buf = malloc(cap);
   if (!buf) return LADLE_ERR_NOMEM;
   jobs_now_iso(now, sizeof now);
@@ -304,29 +319,44 @@ static ladle_status pgk_write(sink *k0, const chunk *c, const ladle_tensor *outp
   }
   PQclear(r);
   int64_t g = 0;
-  for (int64_t row = 0; row < c->n_rows; row++) {
+  bool copy_ok = true; /* false: the COPY stream or memory failed (reported below) */
+  for (int64_t row = 0; row < c->n_rows && copy_ok; row++) {
     if (c->row_error[row]) continue;
-    if (cap - len < 70000 + (size_t)k0->n_out * 70000) {
-      if (PQputCopyData(k->c, buf, (int)len) != 1) break;
-      len = 0;
-    }
-    len += copy_escape(buf + len, cap - len, c->keys[row]);
-    for (int i = 0; i < k0->n_out; i++) {
+    copy_ok = copy_room(k->c, &buf, &len, &cap, 2 * strlen(c->keys[row]) + 8);
+    if (copy_ok) len += copy_escape(buf + len, cap - len, c->keys[row]);
+    for (int i = 0; i < k0->n_out && copy_ok; i++) {
+      size_t n;
+      const char *v = jobs_text(&outputs[i], g, k0->out[i].width, false, val, sizeof val, &spill,
+                                &spill_cap, &n);
+      if (!v || !(copy_ok = copy_room(k->c, &buf, &len, &cap, 2 * n + 8))) {
+        copy_ok = false;
+        break;
+      }
       buf[len++] = '\t';
-      size_t n = jobs_format_value(&outputs[i], g, k0->out[i].width, val, sizeof val);
-      if (!strcmp(val, "null") || (k0->out[i].width == 1 && n == 0)) {
+      /* NaN/inf are null in JSON and in the table; so is an empty number */
+      if (!strcmp(v, "null") || (k0->out[i].width == 1 && n == 0 && outputs[i].dtype != LADLE_STRING)) {
         memcpy(buf + len, "\\N", 2);
         len += 2;
       } else {
-        len += copy_escape(buf + len, cap - len, val);
+        len += copy_escape(buf + len, cap - len, v);
       }
     }
+    if (!copy_ok ||
+        !(copy_ok = copy_room(k->c, &buf, &len, &cap, 2 * (strlen(k0->model) + strlen(k0->version)) + 64)))
+      break;
     buf[len++] = '\t';
     len += copy_escape(buf + len, cap - len, k0->model);
     buf[len++] = '\t';
     len += copy_escape(buf + len, cap - len, k0->version);
     len += (size_t)snprintf(buf + len, cap - len, "\t%s\n", now);
     g++;
+  }
+  if (!copy_ok) {
+    PQputCopyEnd(k->c, "ladle: out of memory or connection lost");
+    while ((r = PQgetResult(k->c))) PQclear(r);
+    st = err_set(e, LADLE_ERR_IO, "postgresql COPY: %s",
+                 PQstatus(k->c) == CONNECTION_OK ? "out of memory" : PQerrorMessage(k->c));
+    goto fail;
   }
   if ((len && PQputCopyData(k->c, buf, (int)len) != 1) || PQputCopyEnd(k->c, NULL) != 1) {
     st = err_set(e, LADLE_ERR_IO, "postgresql COPY: %s", PQerrorMessage(k->c));
@@ -366,6 +396,7 @@ fail: {
 }
 out:
   free(buf);
+  free(spill);
   return st;
 }
 

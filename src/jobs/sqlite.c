@@ -410,6 +410,8 @@ typedef struct sq_sink {
   char *path;
   char *text;       /* output text of one multi-row INSERT, bound without copies */
   size_t text_slot; /* bytes per row in text */
+  char *spill;      /* arrays of strings, formatted one at a time (bound with a copy) */
+  size_t spill_cap;
 } sq_sink;
 
 static ladle_status exec_sql(sqlite3 *db, const char *sql, errbuf *e) {
@@ -510,11 +512,13 @@ static ladle_status sq_prepare(sink *k0, errbuf *e) {
   return LADLE_OK;
 }
 
-/* Most text one row's text columns take: a number or JSON array per output, up to 25 characters
- * and a separator per element, brackets, NUL. */
+/* Most text one row's numeric text columns take: a number or JSON array per output, up to 25
+ * characters and a separator per element, brackets, NUL. (Strings are bound where they lie, or
+ * formatted into the spill buffer.) */
 static size_t row_text_max(const sink *k) {
   size_t n = 1;
-  for (int i = 0; i < k->n_out; i++) n += (size_t)k->out[i].width * 26 + 4;
+  for (int i = 0; i < k->n_out; i++)
+    if (k->out[i].dtype != LADLE_STRING) n += (size_t)k->out[i].width * 26 + 4;
   return n;
 }
 
@@ -533,7 +537,8 @@ static bool parse_key_int(const char *s, int64_t *v) {
   return true;
 }
 
-/* Binds one prediction row starting at parameter p; returns the next parameter index. Text
+/* Binds one prediction row starting at parameter p; returns the next parameter index (-1 when
+ * out of memory). Text
  * values are formatted into `text` (row_text_max bytes), which must outlive the statement's
  * step: they are bound without a copy. */
 static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t r, int64_t g,
@@ -553,6 +558,13 @@ static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t
       else sqlite3_bind_double(st, p++, v);
     } else if (col->width == 1 && t->dtype == LADLE_DOUBLE) {
       sqlite3_bind_double(st, p++, ((const double *)t->data)[g]);
+    } else if (col->width == 1 && t->dtype == LADLE_STRING) { /* the chunk's copy outlives the step */
+      sqlite3_bind_text(st, p++, ((char *const *)t->data)[g], -1, SQLITE_STATIC);
+    } else if (t->dtype == LADLE_STRING) { /* a JSON array of strings, any length */
+      size_t n;
+      const char *txt = jobs_text(t, g, col->width, true, NULL, 0, &k->spill, &k->spill_cap, &n);
+      if (!txt) return -1;
+      sqlite3_bind_text(st, p++, txt, (int)n, SQLITE_TRANSIENT);
     } else {
       size_t room = (size_t)col->width * 26 + 4;
       size_t n = jobs_format_value(t, g, col->width, text, room);
@@ -594,6 +606,10 @@ static ladle_status sq_write(sink *k0, const chunk *c, const ladle_tensor *outpu
     bool batch = n_good - (i - pending) >= ROWS_PER_INSERT || pending > 0;
     if (batch) { /* every parameter is bound again for each statement: no clear_bindings */
       p = bind_row(k, k->ins_many, p, c, r, g, outputs, now, k->text + (size_t)pending * slot);
+      if (p < 0) {
+        st = err_set(e, LADLE_ERR_NOMEM, "out of memory");
+        break;
+      }
       if (++pending == ROWS_PER_INSERT) {
         if (sqlite3_step(k->ins_many) != SQLITE_DONE)
           st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
@@ -602,8 +618,9 @@ static ladle_status sq_write(sink *k0, const chunk *c, const ladle_tensor *outpu
         p = 1;
       }
     } else {
-      bind_row(k, k->ins_one, 1, c, r, g, outputs, now, k->text);
-      if (sqlite3_step(k->ins_one) != SQLITE_DONE)
+      if (bind_row(k, k->ins_one, 1, c, r, g, outputs, now, k->text) < 0)
+        st = err_set(e, LADLE_ERR_NOMEM, "out of memory");
+      else if (sqlite3_step(k->ins_one) != SQLITE_DONE)
         st = err_set(e, LADLE_ERR_IO, "sqlite insert: %s", sqlite3_errmsg(k->db));
       sqlite3_reset(k->ins_one);
     }
@@ -684,6 +701,7 @@ static void sq_sink_close(sink *k0) {
   sqlite3_close(k->db);
   free(k->path);
   free(k->text);
+  free(k->spill);
   sink_free_common(k0);
   free(k);
 }

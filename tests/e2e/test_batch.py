@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, ladle_path
+from conftest import FIXTURES, REPO, ladle_path
 from pg_util import PgServer
 
 MLP = os.path.join(FIXTURES, "mlp_op13", "model.onnx")
@@ -329,3 +329,54 @@ def test_two_processes_split_a_postgresql_job_one_killed(pg, tmp):
     np.testing.assert_allclose(got, reference(X, tmp), rtol=1e-6, atol=1e-7)
     workers = {r[0] for r in pg.psql("SELECT worker FROM ladle_batch_work WHERE job = 'split-b'")}
     assert len(workers) >= 1
+
+
+def test_string_labels_of_a_sklearn_classifier_reach_every_sink(pg, tmp):
+    """The bundled iris example (scikit-learn pipeline, string labels + probabilities) through
+    SQLite, PostgreSQL, CSV and JSON Lines sinks: the stored labels and probabilities are what
+    scikit-learn itself predicts for the same rows."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    iris = load_iris()
+    X, y = iris.data.astype(np.float32), iris.target_names[iris.target]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(iris.data, y)
+    want_label = clf.predict(X.astype(np.float64))
+    want_proba = clf.predict_proba(X.astype(np.float64))
+    model = os.path.join(REPO, "examples", "models", "iris", "1", "model.onnx")
+    db = os.path.join(tmp, "iris.db")
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE flowers (id INTEGER PRIMARY KEY, sl REAL, sw REAL, pl REAL, pw REAL)")
+    con.executemany("INSERT INTO flowers VALUES (?,?,?,?,?)",
+                    [(i, *map(float, X[i])) for i in range(len(X))])
+    con.commit()
+    src = ["--model", model, "--source", f"sqlite:///{db}", "--query", "SELECT * FROM flowers",
+           "--key", "id", "--chunk-size", "40"]
+
+    def check(labels, probas):
+        assert list(labels) == list(want_label)
+        np.testing.assert_allclose(np.array(probas, dtype=np.float64), want_proba, atol=1e-5)
+
+    run(["batch"] + src + ["--sink", f"sqlite:///{db}", "--table", "preds"])
+    rows = con.execute("SELECT label, probabilities, typeof(label) FROM preds ORDER BY id").fetchall()
+    assert {r[2] for r in rows} == {"text"}
+    check([r[0] for r in rows], [json.loads(r[1]) for r in rows])
+
+    run(["batch"] + src + ["--sink", pg.uri, "--table", "iris_preds"])
+    rows = pg.psql("SELECT label, probabilities::text FROM iris_preds ORDER BY id")
+    check([r[0] for r in rows], [json.loads(r[1]) for r in rows])
+
+    out = os.path.join(tmp, "iris.jsonl")
+    run(["batch"] + src + ["--sink", out])
+    lines = [json.loads(l) for l in open(out)]
+    check([l["label"] for l in lines], [l["probabilities"] for l in lines])
+
+    out = os.path.join(tmp, "iris.csv")
+    run(["batch"] + src + ["--sink", out])
+    import csv
+    with open(out, newline="") as f:
+        rows = list(csv.DictReader(f))
+    check([r["label"] for r in rows], [json.loads(r["probabilities"]) for r in rows])
+
