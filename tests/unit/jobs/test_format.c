@@ -53,5 +53,21 @@ int main(void) {
   char buf[64];
   jobs_format_value(&t, 1, 2, buf, sizeof buf);
   CHECK(!strcmp(buf, "[-3,0]"));
+  /* like snprintf: cut to fit, the whole length returned */
+  char small[4];
+  CHECK(jobs_format_value(&t, 1, 2, small, sizeof small) == 6 && !strcmp(small, "[-3"));
+  /* strings: JSON strings inside arrays (escaped), the bare text in a table cell */
+  char *strs[3] = {"plain", "quo\"te\\", "tab\tnl\n"};
+  ladle_tensor ts = {LADLE_STRING, 1, {3}, strs};
+  CHECK(jobs_format_value(&ts, 0, 3, buf, sizeof buf) > 0 &&
+        !strcmp(buf, "[\"plain\",\"quo\\\"te\\\\\",\"tab\\u0009nl\\u000a\"]"));
+  CHECK(jobs_format_text(&ts, 1, 1, buf, sizeof buf) == 7 && !strcmp(buf, "quo\"te\\"));
+  CHECK(jobs_format_value(&ts, 1, 1, buf, sizeof buf) == 11 && !strcmp(buf, "\"quo\\\"te\\\\\""));
+  /* jobs_text spills what does not fit */
+  char *spill = NULL;
+  size_t cap = 0, n;
+  const char *txt = jobs_text(&ts, 0, 3, true, small, sizeof small, &spill, &cap, &n);
+  CHECK(txt == spill && n == strlen(txt) && txt[0] == '[' && txt[n - 1] == ']');
+  free(spill);
   return check_done("test_format");
 }
