@@ -4,7 +4,7 @@
  * when the source can be split exactly: SQLite tables by rowid), `workers` inference threads
  * (one session each, all sharing the model's weights) turn chunks into predictions, and the
  * calling thread writes each finished chunk to the sink in one transaction. Chunks circulate
- * through bounded queues, so memory stays at (readers + workers + 1) chunks whatever the table
+ * through bounded queues, so memory stays at (readers + workers + 3) chunks whatever the table
  * size.
  *
  * Lock order: each queue has its own mutex and nothing is held while taking another. */
@@ -229,12 +229,17 @@ static void *reader_main(void *arg) {
   return NULL;
 }
 
+/* Frees the strings output i of the chunk owns (a string output's copies). */
+static void out_strings_free(job_chunk *c, int i) {
+  for (int64_t k = 0; k < c->out_strs[i]; k++) free(((char **)c->outs[i].data)[k]);
+  c->out_strs[i] = 0;
+}
+
 /* Frees the chunk's output buffers and the strings they own. */
 static void outs_free(job_chunk *c) {
   for (int i = 0; i < MAX_OUTPUTS; i++) {
-    for (int64_t k = 0; k < c->out_strs[i]; k++) free(((char **)c->outs[i].data)[k]);
+    out_strings_free(c, i);
     free(c->outs[i].data);
-    c->out_strs[i] = 0;
     c->outs[i].data = NULL;
     c->out_cap[i] = 0;
   }
@@ -293,8 +298,7 @@ static ladle_status infer_chunk(job *j, ladle_session *s, job_chunk *c, ladle_te
     if (t->ndim < 1 || t->dims[0] != n_good)
       return err_set(e, LADLE_ERR_SHAPE, "output '%s' does not have one row per input row",
                      ladle_model_output_name(j->model, i));
-    for (int64_t k = 0; k < c->out_strs[i]; k++) free(((char **)c->outs[i].data)[k]);
-    c->out_strs[i] = 0;
+    out_strings_free(c, i);
     size_t nb = tensor_nbytes(t);
     if (nb > c->out_cap[i]) {
       void *d = realloc(c->outs[i].data, nb);
@@ -390,12 +394,9 @@ static ladle_status plan_inputs(job *j, errbuf *e) {
   }
   for (int i = 0; i < j->n_inputs; i++) {
     input_plan *p = &j->inputs[i];
+    int k, ndim;
     p->identity = p->n_cols == j->src->n_features;
     for (int c = 0; c < p->n_cols && p->identity; c++) p->identity = p->feature_idx[c] == c;
-  }
-  for (int i = 0; i < j->n_inputs; i++) {
-    input_plan *p = &j->inputs[i];
-    int k, ndim;
     int64_t dims[LADLE_MAX_DIMS];
     for (k = 0; k < n_model && strcmp(ladle_model_input_name(m, k), p->name); k++) {}
     if (k == n_model) return err_set(e, LADLE_ERR_NOT_FOUND, "the model has no input '%s'", p->name);

@@ -23,14 +23,17 @@ void chunk_reset(chunk *c) {
   }
   c->n_rows = 0;
   c->n_failed = 0;
-  if (c->key_text) { /* keep the first block, free the overflow */
-    key_block *b = c->key_text->next;
-    while (b) {
+  if (c->key_text && c->key_text->next) { /* overflowed: next time, one block for all of it */
+    size_t total = 0;
+    for (key_block *b = c->key_text; b;) {
       key_block *next = b->next;
+      total += b->used;
       free(b);
       b = next;
     }
-    c->key_text->next = NULL;
+    c->key_text = NULL;
+    c->key_hint = total + total / 4;
+  } else if (c->key_text) {
     c->key_text->used = 0;
   }
 }
@@ -44,29 +47,26 @@ void chunk_destroy(chunk *c) {
   memset(c, 0, sizeof *c);
 }
 
-/* Room for n bytes of key text; NULL when out of memory. A new block goes in front of the chain
- * (the first block stays the first: reset keeps it), sized for a whole chunk of such keys. */
+/* Room for n bytes of key text; NULL when out of memory. The first block is sized from what the
+ * chunk needed before (key_hint); an overflow block goes right after it, so the newest overflow
+ * is always second in the chain. */
 static char *key_alloc(chunk *c, size_t n) {
-  key_block *b = c->key_text;
+  key_block *b = c->key_text, *newest = b ? b->next : NULL;
+  if (newest && newest->cap - newest->used >= n) b = newest;
   if (b && b->cap - b->used >= n) {
     char *p = b->text + b->used;
     b->used += n;
     return p;
   }
-  for (key_block *o = b ? b->next : NULL; o; o = o->next)
-    if (o->cap - o->used >= n) {
-      char *p = o->text + o->used;
-      o->used += n;
-      return p;
-    }
-  size_t cap = n > 65536 ? n : 65536;
+  size_t cap = c->key_text ? 65536 : (c->key_hint > 65536 ? c->key_hint : 65536);
+  if (cap < n) cap = n;
   key_block *nb = malloc(sizeof *nb + cap);
   if (!nb) return NULL;
   nb->cap = cap;
   nb->used = n;
-  if (b) {
-    nb->next = b->next;
-    b->next = nb;
+  if (c->key_text) {
+    nb->next = c->key_text->next;
+    c->key_text->next = nb;
   } else {
     nb->next = NULL;
     c->key_text = nb;

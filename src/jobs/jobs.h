@@ -15,8 +15,9 @@
 
 #define JOB_MAX_COLS 4096
 
-/* Key text of a chunk, in blocks that never move (keys[r] points into them); reset keeps the
- * first block, so a chunk refilled with similar keys allocates nothing. */
+/* Key text of a chunk, in blocks that never move (keys[r] points into them); reset keeps one
+ * block big enough for what the chunk held, so a chunk refilled with similar keys allocates
+ * nothing. */
 typedef struct key_block {
   struct key_block *next;
   size_t used, cap;
@@ -30,6 +31,7 @@ typedef struct chunk {
   int n_cols;
   char **keys;       /* into key_text */
   key_block *key_text;
+  size_t key_hint;   /* key bytes the chunk last needed */
   double *x;
   char **row_error;
   int64_t n_failed;  /* rows with an error */
