@@ -518,6 +518,7 @@ static ladle_status run_claimed(job *j, sink *k, batch_result *res, errbuf *e) {
     k->key_is_int = j->src->key_is_int;
     st = k->vt->prepare(k, e);
   }
+  if (!st && k->vt->finish) st = k->vt->finish(k, e);
 out:
   pg_work_close(w);
   chunk_destroy(&c.rows);
@@ -696,6 +697,10 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
     errbuf we = {{0}};
     k->key_is_int = j.src->key_is_int;
     if ((st = k->vt->prepare(k, &we))) job_fail(&j, st, we.msg);
+  }
+  if (!job_failed(&j) && k->vt->finish) { /* what the sink held back, and its failures */
+    errbuf we = {{0}};
+    if ((st = k->vt->finish(k, &we))) job_fail(&j, st, we.msg);
   }
   if (job_failed(&j)) st = err_set(e, j.err.msg[0] ? LADLE_ERR_INVALID : LADLE_ERR_INTERNAL, "%s", j.err.msg);
   else st = LADLE_OK;

@@ -442,8 +442,17 @@ static ladle_status fk_write(sink *k0, const chunk *c, const ladle_tensor *outpu
           a->data = nd;
           k->acc_cap[i] = nc;
         }
-        if (t->dtype == LADLE_STRING) return err_set(e, LADLE_ERR_UNSUPPORTED, ".npy sinks hold numbers only");
-        memcpy((char *)a->data + row * (size_t)k->acc_rows, (const char *)t->data + row * (size_t)g, row);
+        if (t->dtype == LADLE_STRING) { /* the chunk's strings go away with it: keep copies */
+          char **dst = (char **)((char *)a->data + row * (size_t)k->acc_rows);
+          char *const *src = (char *const *)((const char *)t->data + row * (size_t)g);
+          for (int64_t w = 0; w < k0->out[i].width; w++)
+            if (!(dst[w] = strdup(src[w] ? src[w] : ""))) {
+              for (int64_t u = 0; u < w; u++) free(dst[u]);
+              return err_set(e, LADLE_ERR_NOMEM, "out of memory");
+            }
+        } else {
+          memcpy((char *)a->data + row * (size_t)k->acc_rows, (const char *)t->data + row * (size_t)g, row);
+        }
         a->dtype = t->dtype;
         a->ndim = 2;
         a->dims[1] = k0->out[i].width;
@@ -466,18 +475,29 @@ static ladle_status fk_record_run(sink *k0, const run_record *r, errbuf *e) {
   return LADLE_OK; /* file sinks keep no run table; the summary line is the record */
 }
 
-static void fk_close(sink *k0) {
+/* .npy: one file per output, written now that every row is in; CSV / JSON Lines: flushed. */
+static ladle_status fk_finish(sink *k0, errbuf *e) {
   file_sink *k = (file_sink *)k0;
   if (k->fmt == FMT_NPY && k->acc) {
     for (int i = 0; i < k0->n_out; i++) {
       char path[4096];
-      errbuf e;
       size_t base_len = strlen(k->path) - 4;
       snprintf(path, sizeof path, "%.*s.%s.npy", (int)base_len, k->path, k0->out[i].name);
       k->acc[i].dims[0] = k->acc_rows;
-      if (k->acc[i].data) npy_write_file(path, &k->acc[i], &e);
-      free(k->acc[i].data);
+      if (k->acc[i].data && npy_write_file(path, &k->acc[i], e) != LADLE_OK) return LADLE_ERR_IO;
     }
+  }
+  if ((k->f && (fflush(k->f) != 0 || ferror(k->f))) || (k->errf && (fflush(k->errf) != 0 || ferror(k->errf))))
+    return err_set(e, LADLE_ERR_IO, "writing '%s' failed", k->path);
+  return LADLE_OK;
+}
+
+static void fk_close(sink *k0) {
+  file_sink *k = (file_sink *)k0;
+  for (int i = 0; k->acc && i < k0->n_out; i++) {
+    if (k->acc[i].dtype == LADLE_STRING)
+      for (int64_t n = 0; n < k->acc_rows * k0->out[i].width; n++) free(((char **)k->acc[i].data)[n]);
+    free(k->acc[i].data);
   }
   free(k->acc);
   free(k->acc_cap);
@@ -489,7 +509,7 @@ static void fk_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt fk_vt = {fk_prepare, fk_write, fk_existing, fk_record_run, fk_close};
+static const sink_vt fk_vt = {fk_prepare, fk_write, fk_existing, fk_record_run, fk_close, fk_finish};
 
 ladle_status file_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st = LADLE_OK;

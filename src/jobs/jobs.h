@@ -117,6 +117,9 @@ typedef struct sink_vt {
   ladle_status (*existing)(sink *k, void (*fn)(void *ud, const char *key), void *ud, errbuf *e);
   ladle_status (*record_run)(sink *k, const struct run_record *r, errbuf *e);
   void (*close)(sink *k);
+  /* Optional (NULL: nothing to do). After the last chunk: puts out what the sink holds back
+   * (file sinks: buffered lines, whole .npy files) and reports a failure, which fails the job. */
+  ladle_status (*finish)(sink *k, errbuf *e);
 } sink_vt;
 
 struct sink {

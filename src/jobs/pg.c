@@ -452,7 +452,7 @@ static void pgk_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt pgk_vt = {pgk_prepare, pgk_write, pgk_existing, pgk_record_run, pgk_close};
+static const sink_vt pgk_vt = {pgk_prepare, pgk_write, pgk_existing, pgk_record_run, pgk_close, NULL};
 
 ladle_status pg_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st;

@@ -706,7 +706,7 @@ static void sq_sink_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt sq_sink_vt = {sq_prepare, sq_write, sq_existing, sq_record_run, sq_sink_close};
+static const sink_vt sq_sink_vt = {sq_prepare, sq_write, sq_existing, sq_record_run, sq_sink_close, NULL};
 
 ladle_status sqlite_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st;

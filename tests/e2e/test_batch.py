@@ -380,3 +380,13 @@ def test_string_labels_of_a_sklearn_classifier_reach_every_sink(pg, tmp):
         rows = list(csv.DictReader(f))
     check([r["label"] for r in rows], [json.loads(r["probabilities"]) for r in rows])
 
+    out = os.path.join(tmp, "iris.npy")  # one file per output, written when the job ends
+    run(["batch"] + src + ["--sink", out])
+    check(np.load(os.path.join(tmp, "iris.label.npy")), np.load(os.path.join(tmp, "iris.probabilities.npy")))
+
+    # a sink that cannot be written fails the job (here: a folder where an output file goes)
+    os.mkdir(os.path.join(tmp, "bad.label.npy"))
+    p = run(["batch"] + src + ["--sink", os.path.join(tmp, "bad.npy")], check=False)
+    assert p.returncode == 1 and "bad.label.npy" in p.stderr, p.stderr
+    assert summary(p)["status"] == "failed"
+
