@@ -17,12 +17,7 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
-
-/* --- random numbers ------------------------------------------------------------------------- */
-
 #include "nn_build.h"
-}
 
 /* --- geometry (ONNX's rules, written out independently of conv.c) --------------------------- */
 
@@ -101,9 +96,9 @@ static bool conv_check(const conv_case *c, const char *label) {
   int nd = g->nsp + 2;
   tin ins[3];
   memset(ins, 0, sizeof ins);
-  ins[0] = (tin){"x", nd, {c->N, c->C}, NULL, false};
-  ins[1] = (tin){"w", nd, {c->M, c->C / c->G}, NULL, c->w_init};
-  ins[2] = (tin){c->bias ? "b" : "", 1, {c->M}, NULL, c->w_init};
+  ins[0] = (tin){"x", LADLE_FLOAT, nd, {c->N, c->C}, NULL, false};
+  ins[1] = (tin){"w", LADLE_FLOAT, nd, {c->M, c->C / c->G}, NULL, c->w_init};
+  ins[2] = (tin){c->bias ? "b" : "", LADLE_FLOAT, 1, {c->M}, NULL, c->w_init};
   int64_t xn = c->N * c->C, wn = c->M * (c->C / c->G), yn = c->N * c->M;
   for (int d = 0; d < g->nsp; d++) {
     ins[0].dims[d + 2] = g->in[d];
@@ -124,12 +119,12 @@ static bool conv_check(const conv_case *c, const char *label) {
     pads[d + g->nsp] = g->pe[d];
   }
   attr_spec at[6] = {
-      {"kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, g->nsp, ks},
-      {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, g->nsp, st},
-      {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, g->nsp, dl},
-      {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, c->G, 0, NULL, 0, NULL},
-      {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, 0, pad_names[c->autopad], 0, NULL},
-      {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2 * g->nsp, pads},
+      {"kernel_shape", A_INTS, .ints = ks, .n = g->nsp},
+      {"strides", A_INTS, .ints = st, .n = g->nsp},
+      {"dilations", A_INTS, .ints = dl, .n = g->nsp},
+      {"group", A_INT, .i = c->G},
+      {"auto_pad", A_STR, .s = pad_names[c->autopad]},
+      {"pads", A_INTS, .ints = pads, .n = 2 * g->nsp},
   };
   int n_attr = c->autopad == PAD_NOTSET ? 6 : 5;
   double *want = malloc(sizeof(double) * (size_t)yn), *mag = malloc(sizeof(double) * (size_t)yn);
@@ -269,13 +264,14 @@ static void test_conv_layers(void) {
 
 static void test_conv_errors(void) {
   float x[2 * 3 * 4 * 4] = {0}, w[4 * 3 * 3 * 3] = {0};
-  tin ins[2] = {{"x", 4, {2, 3, 4, 4}, NULL, false}, {"w", 4, {4, 3, 3, 3}, NULL, false}};
+  tin ins[2] = {{"x", LADLE_FLOAT, 4, {2, 3, 4, 4}, NULL, false},
+                {"w", LADLE_FLOAT, 4, {4, 3, 3, 3}, NULL, false}};
   float *data[2] = {x, w};
   int64_t bad_k[2] = {5, 5}, st0[2] = {0, 1};
-  attr_spec a_group = {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 2, 0, NULL, 0, NULL};
-  attr_spec a_k = {"kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, bad_k};
-  attr_spec a_s = {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, st0};
-  attr_spec a_pad = {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, 0, "SIDEWAYS", 0, NULL};
+  attr_spec a_group = {"group", A_INT, .i = 2};
+  attr_spec a_k = {"kernel_shape", A_INTS, .ints = bad_k, .n = 2};
+  attr_spec a_s = {"strides", A_INTS, .ints = st0, .n = 2};
+  attr_spec a_pad = {"auto_pad", A_STR, .s = "SIDEWAYS"};
   const attr_spec *cases[] = {&a_group, &a_k, &a_s, &a_pad};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ladle_model *m = build("Conv", 2, ins, 1, cases[i], NULL, 0, 0, 1);
@@ -288,7 +284,8 @@ static void test_conv_errors(void) {
     ladle_model_free(m);
   }
   /* a kernel larger than the input */
-  tin big[2] = {{"x", 4, {1, 3, 2, 2}, NULL, false}, {"w", 4, {4, 3, 3, 3}, NULL, false}};
+  tin big[2] = {{"x", LADLE_FLOAT, 4, {1, 3, 2, 2}, NULL, false},
+                {"w", LADLE_FLOAT, 4, {4, 3, 3, 3}, NULL, false}};
   ladle_model *m = build("Conv", 2, big, 0, NULL, NULL, 0, 0, 1);
   ladle_session *s = NULL;
   CHECK(m && run(m, 1, 2, big, data, &s) != LADLE_OK);
@@ -326,19 +323,20 @@ static void test_convtranspose_random(void) {
     }
     if (!ok) continue;
     ran++;
-    tin ins[3] = {{"x", nsp + 2, {N, C}, NULL, false}, {"w", nsp + 2, {C, Mg}, NULL, rnd() % 2 == 0},
-                  {"b", 1, {M}, NULL, false}};
+    tin ins[3] = {{"x", LADLE_FLOAT, nsp + 2, {N, C}, NULL, false},
+                  {"w", LADLE_FLOAT, nsp + 2, {C, Mg}, NULL, rnd() % 2 == 0},
+                  {"b", LADLE_FLOAT, 1, {M}, NULL, false}};
     for (int i = 0; i < nsp; i++) ins[0].dims[i + 2] = in[i], ins[1].dims[i + 2] = k[i];
     float *data[3] = {rand_buf(xn), rand_buf(wn), rand_buf(M)};
     ins[1].data = data[1];
     int64_t pads[6];
     for (int i = 0; i < nsp; i++) pads[i] = pb[i], pads[i + nsp] = pe[i];
     attr_spec at[5] = {
-        {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, s},
-        {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, d},
-        {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, G, 0, NULL, 0, NULL},
-        {"output_padding", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, op},
-        {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2 * nsp, pads},
+        {"strides", A_INTS, .ints = s, .n = nsp},
+        {"dilations", A_INTS, .ints = d, .n = nsp},
+        {"group", A_INT, .i = G},
+        {"output_padding", A_INTS, .ints = op, .n = nsp},
+        {"pads", A_INTS, .ints = pads, .n = 2 * nsp},
     };
     double *want = calloc((size_t)yn, sizeof(double)), *mag = calloc((size_t)yn, sizeof(double));
     for (int64_t n = 0; n < N; n++)
@@ -433,21 +431,20 @@ static void test_pool_random(void) {
     ran++;
     int64_t in_pl = 1, out_pl = 1, taps = 1;
     for (int d = 0; d < nsp; d++) in_pl *= g.in[d], out_pl *= g.out[d], taps *= g.k[d];
-    tin ins[1] = {{"x", nsp + 2, {N, C}, NULL, false}};
+    tin ins[1] = {{"x", LADLE_FLOAT, nsp + 2, {N, C}, NULL, false}};
     for (int d = 0; d < nsp; d++) ins[0].dims[d + 2] = g.in[d];
     float *x = rand_buf(N * C * in_pl);
     float *data[1] = {x};
     int64_t ks[3], st[3], dl[3], pads[6];
     for (int d = 0; d < nsp; d++) ks[d] = g.k[d], st[d] = g.s[d], dl[d] = g.d[d], pads[d] = g.pb[d], pads[d + nsp] = g.pe[d];
     attr_spec at[8] = {
-        {"kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, ks},
-        {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, st},
-        {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, nsp, dl},
-        {"ceil_mode", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, ceil_mode, 0, NULL, 0, NULL},
-        {is_max ? "storage_order" : "count_include_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT,
-         is_max ? col_major : incl, 0, NULL, 0, NULL},
-        {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, 0, pad_names[autopad], 0, NULL},
-        {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2 * nsp, pads},
+        {"kernel_shape", A_INTS, .ints = ks, .n = nsp},
+        {"strides", A_INTS, .ints = st, .n = nsp},
+        {"dilations", A_INTS, .ints = dl, .n = nsp},
+        {"ceil_mode", A_INT, .i = ceil_mode},
+        {is_max ? "storage_order" : "count_include_pad", A_INT, .i = is_max ? col_major : incl},
+        {"auto_pad", A_STR, .s = pad_names[autopad]},
+        {"pads", A_INTS, .ints = pads, .n = 2 * nsp},
     };
     int n_attr = autopad == PAD_NOTSET ? 7 : 6;
     int64_t yn = N * C * out_pl;
@@ -540,14 +537,14 @@ static void test_lppool(void) {
     int64_t pads[4] = {rint_in(0, k[0] - 1), rint_in(0, k[1] - 1), rint_in(0, k[0] - 1), rint_in(0, k[1] - 1)};
     if (global) k[0] = H, k[1] = W, st[0] = st[1] = 1, pads[0] = pads[1] = pads[2] = pads[3] = 0;
     int64_t OH = (H + pads[0] + pads[2] - k[0]) / st[0] + 1, OW = (W + pads[1] + pads[3] - k[1]) / st[1] + 1;
-    tin ins[1] = {{"x", 4, {N, C, H, W}, NULL, false}};
+    tin ins[1] = {{"x", LADLE_FLOAT, 4, {N, C, H, W}, NULL, false}};
     float *x = rand_buf(N * C * H * W);
     float *data[1] = {x};
     attr_spec at[4] = {
-        {"p", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, p_ord, 0, NULL, 0, NULL},
-        {"kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, k},
-        {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 2, st},
-        {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, NULL, 4, pads},
+        {"p", A_INT, .i = p_ord},
+        {"kernel_shape", A_INTS, .ints = k, .n = 2},
+        {"strides", A_INTS, .ints = st, .n = 2},
+        {"pads", A_INTS, .ints = pads, .n = 4},
     };
     ladle_model *m = build(global ? "GlobalLpPool" : "LpPool", 1, ins, global ? 1 : 4, at, NULL, 0, 0, 1);
     ladle_session *ss = NULL;

@@ -16,8 +16,9 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
 #include "runtime/ops/ew_common.h"
+#include "xorshift.h"
 
 /* --- float32 math ------------------------------------------------------------------------- */
 
@@ -67,139 +68,11 @@ static void test_math(void) {
   CHECK(ew_erff(10.0f) == 1.0f && ew_erff(-10.0f) == -1.0f && isnan(ew_erff(NAN)));
 }
 
-/* --- one-node models ---------------------------------------------------------------------- */
-
-typedef struct attr_spec {
-  const char *name;
-  int type; /* ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT / FLOAT / STRING */
-  int64_t i;
-  float f;
-  const char *s;
-} attr_spec;
-
-#define MAX_IO 4
-
-/* Loads a model of one `op` node (inputs i0.., outputs o0..) and opens a session. */
-static ladle_session *one_node(ladle_model **m, const char *op, int opset, int n_in,
-                               const int *dtypes, int n_out, int n_attr, const attr_spec *attrs,
-                               int threads) {
-  static char *in_names[MAX_IO] = {"i0", "i1", "i2", "i3"}, *out_names[MAX_IO] = {"o0", "o1", "o2", "o3"};
-  Onnx__ModelProto model;
-  Onnx__GraphProto graph;
-  Onnx__OperatorSetIdProto opset_id, *opsets[1] = {&opset_id};
-  Onnx__NodeProto node, *nodes[1] = {&node};
-  Onnx__ValueInfoProto vin[MAX_IO], vout[MAX_IO], *pin[MAX_IO], *pout[MAX_IO];
-  Onnx__TypeProto types[MAX_IO];
-  Onnx__TypeProto__Tensor tts[MAX_IO];
-  Onnx__AttributeProto at[4], *pat[4];
-  onnx__model_proto__init(&model);
-  onnx__graph_proto__init(&graph);
-  onnx__operator_set_id_proto__init(&opset_id);
-  onnx__node_proto__init(&node);
-  opset_id.domain = "";
-  opset_id.has_version = 1;
-  opset_id.version = opset;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  model.n_opset_import = 1;
-  model.opset_import = opsets;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int i = 0; i < n_in; i++) {
-    onnx__type_proto__tensor__init(&tts[i]);
-    tts[i].has_elem_type = 1;
-    tts[i].elem_type = dtypes[i];
-    onnx__type_proto__init(&types[i]);
-    types[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    types[i].tensor_type = &tts[i];
-    onnx__value_info_proto__init(&vin[i]);
-    vin[i].name = in_names[i];
-    vin[i].type = &types[i];
-    pin[i] = &vin[i];
-  }
-  for (int i = 0; i < n_out; i++) {
-    onnx__value_info_proto__init(&vout[i]);
-    vout[i].name = out_names[i];
-    pout[i] = &vout[i];
-  }
-  for (int k = 0; k < n_attr; k++) {
-    onnx__attribute_proto__init(&at[k]);
-    at[k].name = (char *)attrs[k].name;
-    at[k].has_type = 1;
-    at[k].type = attrs[k].type;
-    if (attrs[k].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
-      at[k].has_i = 1;
-      at[k].i = attrs[k].i;
-    } else if (attrs[k].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) {
-      at[k].has_f = 1;
-      at[k].f = attrs[k].f;
-    } else {
-      at[k].has_s = 1;
-      at[k].s.data = (uint8_t *)attrs[k].s;
-      at[k].s.len = strlen(attrs[k].s);
-    }
-    pat[k] = &at[k];
-  }
-  node.op_type = (char *)op;
-  node.name = "n";
-  node.n_input = (size_t)n_in;
-  node.input = in_names;
-  node.n_output = (size_t)n_out;
-  node.output = out_names;
-  node.n_attribute = (size_t)n_attr;
-  node.attribute = pat;
-  graph.n_node = 1;
-  graph.node = nodes;
-  graph.n_input = (size_t)n_in;
-  graph.input = pin;
-  graph.n_output = (size_t)n_out;
-  graph.output = pout;
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
-  onnx__model_proto__pack(&model, buf);
-  char err[512];
-  *m = NULL;
-  ladle_status st = ladle_model_load_buffer(buf, len, NULL, m, err, sizeof err);
-  free(buf);
-  if (st) {
-    fprintf(stderr, "load %s: %s\n", op, err);
-    return NULL;
-  }
-  return ladle_session_new(*m, threads);
-}
-
-static const char *names[MAX_IO] = {"i0", "i1", "i2", "i3"};
-
-/* Runs op once; the session (outputs, message) stays open in *s until done(). */
-static ladle_status run_op(ladle_model **m, ladle_session **s, const char *op, int opset, int n_in,
-                           const ladle_tensor *in, int n_out, int n_attr, const attr_spec *attrs,
-                           int threads) {
-  int dtypes[MAX_IO];
-  for (int i = 0; i < n_in; i++) dtypes[i] = in[i].dtype;
-  *s = one_node(m, op, opset, n_in, dtypes, n_out, n_attr, attrs, threads);
-  if (!*s) return LADLE_ERR_INTERNAL;
-  return ladle_session_run(*s, n_in, names, in);
-}
-
-static void done(ladle_model *m, ladle_session *s) {
-  ladle_session_free(s);
-  ladle_model_free(m);
-}
-
-static ladle_tensor tensor(int dtype, int ndim, const int64_t *dims, void *data) {
-  ladle_tensor t = {.dtype = dtype, .ndim = ndim, .data = data};
-  if (ndim) memcpy(t.dims, dims, sizeof(int64_t) * (size_t)ndim);
-  return t;
-}
-
 /* --- broadcast engine --------------------------------------------------------------------- */
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((rng >> 11) % 2000001) / 1000000.0f - 1.0f;
+  return (float)((xorshift64(&rng) >> 11) % 2000001) / 1000000.0f - 1.0f;
 }
 
 /* Reference broadcast binary op over out shape (rank nd). */
@@ -339,14 +212,14 @@ static void test_integers(void) {
   CHECK(y[0] == 49 && y[3] == 1);
   int_binary("Mod", LADLE_INT32, a, b, 6, 0, NULL, y); /* numpy's mod: sign of the divisor */
   CHECK(y[0] == 0 && y[1] == 1 && y[2] == 0 && y[5] == 3);
-  attr_spec fm = {"fmod", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 1, 0, NULL};
+  attr_spec fm = {"fmod", A_INT, .i = 1};
   int_binary("Mod", LADLE_INT32, a, b, 6, 1, &fm, y); /* C's remainder */
   CHECK(y[1] == -1 && y[5] == -1);
 
   uint16_t ua[3] = {65535, 1, 3}, ub[3] = {65535, 16, 1}, uy[3];
   int_binary("Mul", LADLE_UINT16, ua, ua, 3, 0, NULL, uy);
   CHECK(uy[0] == 1 && uy[2] == 9);
-  attr_spec left = {"direction", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, 0, "LEFT"};
+  attr_spec left = {"direction", A_STR, .s = "LEFT"};
   int_binary("BitShift", LADLE_UINT16, ua, ub, 3, 1, &left, uy);
   CHECK(uy[0] == 0 && uy[1] == 0 && uy[2] == 6);
 
@@ -361,7 +234,7 @@ static ladle_model *cm;
 static ladle_session *cs;
 
 static const ladle_tensor *cast(int from, int to, int64_t n, void *data) {
-  attr_spec to_attr = {"to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, to, 0, NULL};
+  attr_spec to_attr = {"to", A_INT, .i = to};
   ladle_tensor in = tensor(from, 1, &n, data);
   if (run_op(&cm, &cs, "Cast", 13, 1, &in, 1, 1, &to_attr, 1) != LADLE_OK) return NULL;
   return ladle_session_output(cs, 0);
@@ -453,9 +326,9 @@ static void test_refused(void) {
                           tensor(LADLE_FLOAT, 0, NULL, f)};
   expect_fail("Clip", 13, 3, clip, 0, NULL, LADLE_ERR_SHAPE);
   ladle_tensor one = tensor(LADLE_FLOAT, 2, d23, f);
-  attr_spec to = {"to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 999, 0, NULL};
+  attr_spec to = {"to", A_INT, .i = 999};
   expect_fail("Cast", 13, 1, &one, 1, &to, LADLE_ERR_UNSUPPORTED);
-  attr_spec dir = {"direction", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, 0, "UP"};
+  attr_spec dir = {"direction", A_STR, .s = "UP"};
   ladle_tensor sh[2] = {tensor(LADLE_UINT8, 1, d3, i), tensor(LADLE_UINT8, 1, d3, i)};
   expect_fail("BitShift", 13, 2, sh, 1, &dir, LADLE_ERR_INVALID);
   expect_fail("Sqrt", 13, 1, &mixed[1], 0, NULL, LADLE_ERR_DTYPE);

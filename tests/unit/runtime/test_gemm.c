@@ -15,12 +15,7 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
-
-/* --- random numbers ------------------------------------------------------------------------- */
-
 #include "nn_build.h"
-}
 
 /* --- Gemm ----------------------------------------------------------------------------------- */
 
@@ -29,25 +24,27 @@ static bool gemm_case(int64_t M, int64_t N, int64_t K, bool ta, bool tb, float a
                       int c_kind, bool b_init, const act_case *act) {
   tin ins[3];
   memset(ins, 0, sizeof ins);
-  ins[0] = ta ? (tin){"a", 2, {K, M}, NULL, false} : (tin){"a", 2, {M, K}, NULL, false};
-  ins[1] = tb ? (tin){"b", 2, {N, K}, NULL, b_init} : (tin){"b", 2, {K, N}, NULL, b_init};
+  ins[0] = ta ? (tin){"a", LADLE_FLOAT, 2, {K, M}, NULL, false}
+              : (tin){"a", LADLE_FLOAT, 2, {M, K}, NULL, false};
+  ins[1] = tb ? (tin){"b", LADLE_FLOAT, 2, {N, K}, NULL, b_init}
+              : (tin){"b", LADLE_FLOAT, 2, {K, N}, NULL, b_init};
   int64_t cm = 1, cn = 1;
   switch (c_kind) {
-    case 1: ins[2] = (tin){"c", 0, {0}, NULL, false}; break;
-    case 2: ins[2] = (tin){"c", 1, {1}, NULL, false}; break;
-    case 3: ins[2] = (tin){"c", 1, {N}, NULL, false}, cn = N; break;
-    case 4: ins[2] = (tin){"c", 2, {1, N}, NULL, false}, cn = N; break;
-    case 5: ins[2] = (tin){"c", 2, {M, 1}, NULL, false}, cm = M; break;
-    case 6: ins[2] = (tin){"c", 2, {M, N}, NULL, false}, cm = M, cn = N; break;
+    case 1: ins[2] = (tin){"c", LADLE_FLOAT, 0, {0}, NULL, false}; break;
+    case 2: ins[2] = (tin){"c", LADLE_FLOAT, 1, {1}, NULL, false}; break;
+    case 3: ins[2] = (tin){"c", LADLE_FLOAT, 1, {N}, NULL, false}, cn = N; break;
+    case 4: ins[2] = (tin){"c", LADLE_FLOAT, 2, {1, N}, NULL, false}, cn = N; break;
+    case 5: ins[2] = (tin){"c", LADLE_FLOAT, 2, {M, 1}, NULL, false}, cm = M; break;
+    case 6: ins[2] = (tin){"c", LADLE_FLOAT, 2, {M, N}, NULL, false}, cm = M, cn = N; break;
     default: break;
   }
   float *data[3] = {rand_buf(M * K), rand_buf(K * N), rand_buf(cm * cn)};
   ins[1].data = data[1];
   attr_spec at[4] = {
-      {"transA", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, ta, 0, NULL, 0, NULL},
-      {"transB", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, tb, 0, NULL, 0, NULL},
-      {"alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, 0, alpha, NULL, 0, NULL},
-      {"beta", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, 0, beta, NULL, 0, NULL},
+      {"transA", A_INT, .i = ta},
+      {"transB", A_INT, .i = tb},
+      {"alpha", A_FLOAT, .f = alpha},
+      {"beta", A_FLOAT, .f = beta},
   };
   double *want = malloc(sizeof(double) * (size_t)(M * N)), *mag = malloc(sizeof(double) * (size_t)(M * N));
   for (int64_t i = 0; i < M; i++)
@@ -122,8 +119,8 @@ static void test_gemm_random(void) {
 static bool matmul_case(int na, const int64_t *ad, int nb, const int64_t *bd, bool b_init) {
   tin ins[2];
   memset(ins, 0, sizeof ins);
-  ins[0] = (tin){"a", na, {0}, NULL, false};
-  ins[1] = (tin){"b", nb, {0}, NULL, b_init};
+  ins[0] = (tin){"a", LADLE_FLOAT, na, {0}, NULL, false};
+  ins[1] = (tin){"b", LADLE_FLOAT, nb, {0}, NULL, b_init};
   memcpy(ins[0].dims, ad, sizeof(int64_t) * (size_t)na);
   memcpy(ins[1].dims, bd, sizeof(int64_t) * (size_t)nb);
   int64_t M = na == 1 ? 1 : ad[na - 2], K = ad[na - 1], N = nb == 1 ? 1 : bd[nb - 1];
@@ -227,13 +224,15 @@ static void test_matmul_random(void) {
 static void test_errors(void) {
   float a[12] = {0}, b[12] = {0};
   float *data[2] = {a, b};
-  tin g_ins[2] = {{"a", 2, {3, 4}, NULL, false}, {"b", 2, {3, 4}, NULL, false}};
+  tin g_ins[2] = {{"a", LADLE_FLOAT, 2, {3, 4}, NULL, false},
+                  {"b", LADLE_FLOAT, 2, {3, 4}, NULL, false}};
   ladle_model *m = build("Gemm", 2, g_ins, 0, NULL, NULL, 0, 0, 1);
   ladle_session *s = NULL;
   CHECK(m && run(m, 1, 2, g_ins, data, &s) == LADLE_ERR_SHAPE);
   ladle_session_free(s);
   ladle_model_free(m);
-  tin m_ins[2] = {{"a", 3, {2, 2, 3}, NULL, false}, {"b", 3, {3, 2, 2}, NULL, false}};
+  tin m_ins[2] = {{"a", LADLE_FLOAT, 3, {2, 2, 3}, NULL, false},
+                  {"b", LADLE_FLOAT, 3, {3, 2, 2}, NULL, false}};
   m = build("MatMul", 2, m_ins, 0, NULL, NULL, 0, 0, 1);
   s = NULL;
   CHECK(m && run(m, 1, 2, m_ins, data, &s) == LADLE_ERR_SHAPE); /* batch 2 vs 3 */

@@ -17,173 +17,33 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
 #include "runtime/ops/ml_common.h"
+#include "xorshift.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return xorshift64(&rng); }
 static int rndi(int n) { return (int)(rnd() % (uint64_t)n); }
 
-/* --- building one-node models ------------------------------------------------------------ */
-
-enum { A_INT, A_FLOAT, A_STR, A_INTS, A_FLOATS, A_STRS, A_DTENSOR };
-
-typedef struct at {
-  const char *name;
-  int kind;
-  int64_t i;
-  float f;
-  const char *s;
-  const int64_t *ints;
-  const float *fs;
-  const char *const *strs;
-  const double *ds;
-  int n;
-} at;
-
-#define MAX_ATTRS 24
-#define MAX_IO 4
+/* --- building one-node models (onnx_build.h) --------------------------------------------- */
 
 /* Builds `op` (domain ai.onnx.ml at ml_opset) with inputs in_names of dtypes in_types, outputs
  * out_names, and loads it. NULL on a load failure, the message in err. */
 static ladle_model *build(const char *op, int ml_opset, int n_in, const char *const *in_names,
                           const int *in_types, int n_out, const char *const *out_names,
-                          int n_attr, const at *attrs, char *err, size_t err_len) {
-  Onnx__ModelProto model;
-  Onnx__GraphProto graph;
-  Onnx__OperatorSetIdProto ops[2], *pops[2] = {&ops[0], &ops[1]};
-  Onnx__NodeProto node, *nodes[1] = {&node};
-  Onnx__ValueInfoProto vin[MAX_IO], vout[MAX_IO], *pin[MAX_IO], *pout[MAX_IO];
-  Onnx__TypeProto types[MAX_IO];
-  Onnx__TypeProto__Tensor tts[MAX_IO];
-  Onnx__AttributeProto a[MAX_ATTRS], *pa[MAX_ATTRS];
-  Onnx__TensorProto tens[MAX_ATTRS];
-  int64_t tdims[MAX_ATTRS];
-  ProtobufCBinaryData *bins[MAX_ATTRS] = {0};
-
-  onnx__model_proto__init(&model);
-  onnx__graph_proto__init(&graph);
-  onnx__node_proto__init(&node);
-  for (int k = 0; k < 2; k++) {
-    onnx__operator_set_id_proto__init(&ops[k]);
-    ops[k].has_version = 1;
-  }
-  ops[0].domain = "";
-  ops[0].version = 15;
-  ops[1].domain = ML_DOMAIN;
-  ops[1].version = ml_opset;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  model.n_opset_import = 2;
-  model.opset_import = pops;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int k = 0; k < n_in; k++) {
-    onnx__type_proto__tensor__init(&tts[k]);
-    tts[k].has_elem_type = 1;
-    tts[k].elem_type = in_types[k];
-    onnx__type_proto__init(&types[k]);
-    types[k].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    types[k].tensor_type = &tts[k];
-    onnx__value_info_proto__init(&vin[k]);
-    vin[k].name = (char *)in_names[k];
-    vin[k].type = &types[k];
-    pin[k] = &vin[k];
-  }
-  for (int k = 0; k < n_out; k++) {
-    onnx__value_info_proto__init(&vout[k]);
-    vout[k].name = (char *)out_names[k];
-    pout[k] = &vout[k];
-  }
-  for (int k = 0; k < n_attr; k++) {
-    onnx__attribute_proto__init(&a[k]);
-    a[k].name = (char *)attrs[k].name;
-    a[k].has_type = 1;
-    switch (attrs[k].kind) {
-      case A_INT:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        a[k].has_i = 1;
-        a[k].i = attrs[k].i;
-        break;
-      case A_FLOAT:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-        a[k].has_f = 1;
-        a[k].f = attrs[k].f;
-        break;
-      case A_STR:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
-        a[k].has_s = 1;
-        a[k].s.data = (uint8_t *)attrs[k].s;
-        a[k].s.len = strlen(attrs[k].s);
-        break;
-      case A_INTS:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-        a[k].n_ints = (size_t)attrs[k].n;
-        a[k].ints = (int64_t *)attrs[k].ints;
-        break;
-      case A_FLOATS:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
-        a[k].n_floats = (size_t)attrs[k].n;
-        a[k].floats = (float *)attrs[k].fs;
-        break;
-      case A_STRS:
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
-        bins[k] = calloc((size_t)attrs[k].n + 1, sizeof *bins[k]);
-        for (int j = 0; j < attrs[k].n; j++) {
-          bins[k][j].data = (uint8_t *)attrs[k].strs[j];
-          bins[k][j].len = strlen(attrs[k].strs[j]);
-        }
-        a[k].n_strings = (size_t)attrs[k].n;
-        a[k].strings = bins[k];
-        break;
-      default: /* A_DTENSOR */
-        onnx__tensor_proto__init(&tens[k]);
-        tens[k].has_data_type = 1;
-        tens[k].data_type = LADLE_DOUBLE;
-        tdims[k] = attrs[k].n;
-        tens[k].n_dims = 1;
-        tens[k].dims = &tdims[k];
-        tens[k].n_double_data = (size_t)attrs[k].n;
-        tens[k].double_data = (double *)attrs[k].ds;
-        a[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
-        a[k].t = &tens[k];
-        break;
-    }
-    pa[k] = &a[k];
-  }
-  node.op_type = (char *)op;
-  node.domain = ML_DOMAIN;
-  node.name = "n";
-  node.n_input = (size_t)n_in;
-  node.input = (char **)in_names;
-  node.n_output = (size_t)n_out;
-  node.output = (char **)out_names;
-  node.n_attribute = (size_t)n_attr;
-  node.attribute = pa;
-  graph.n_node = 1;
-  graph.node = nodes;
-  graph.n_input = (size_t)n_in;
-  graph.input = pin;
-  graph.n_output = (size_t)n_out;
-  graph.output = pout;
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
-  onnx__model_proto__pack(&model, buf);
-  for (int k = 0; k < n_attr; k++) free(bins[k]);
+                          int n_attr, const attr_spec *attrs, char *err, size_t err_len) {
+  model_builder b;
   ladle_model *m = NULL;
-  ladle_status st = ladle_model_load_buffer(buf, len, NULL, &m, err, err_len);
-  free(buf);
-  return st ? NULL : m;
+  mb_init(&b, 15);
+  mb_import(&b, ML_DOMAIN, ml_opset);
+  mb_io(&b, n_in, in_names, in_types, n_out, out_names, NULL);
+  mb_node(&b, op, ML_DOMAIN, "n", n_in, in_names, n_out, out_names, n_attr, attrs);
+  return mb_load(&b, &m, err, err_len) ? NULL : m;
 }
 
 /* One input "X", outputs as named. */
 static ladle_model *build1(const char *op, int ml_opset, int xtype, int n_out,
-                           const char *const *outs, int n_attr, const at *attrs) {
+                           const char *const *outs, int n_attr, const attr_spec *attrs) {
   static const char *const in[1] = {"X"};
   int t[1] = {xtype};
   char err[512] = "";
@@ -335,7 +195,7 @@ static void test_random_regressors(void) {
     for (int t = 0; t < e.n_trees; t++) grow(&e, t, 1 + rndi(6), n_modes, n_feat, K, trial % 2);
     float base[3] = {0.5f, -1.25f, 2.0f};
     int nbase = trial % 4 == 1 ? 0 : (trial % 4 == 2 ? 1 : K);
-    at attrs[] = {
+    attr_spec attrs[] = {
         {"nodes_treeids", A_INTS, .ints = e.tree, .n = e.n},
         {"nodes_nodeids", A_INTS, .ints = e.id, .n = e.n},
         {"nodes_featureids", A_INTS, .ints = e.feat, .n = e.n},
@@ -444,7 +304,7 @@ static ladle_model *stump_cls(int ncls_w, const int64_t *wcls, const float *wv, 
   int nlab = 2;
   for (int i = 0; i < ncls_w; i++)
     if (wcls[i] >= nlab) nlab = (int)wcls[i] + 1;
-  at attrs[] = {
+  attr_spec attrs[] = {
       {"nodes_treeids", A_INTS, .ints = tree, .n = 3},
       {"nodes_nodeids", A_INTS, .ints = ids, .n = 3},
       {"nodes_featureids", A_INTS, .ints = feat, .n = 3},
@@ -457,8 +317,8 @@ static ladle_model *stump_cls(int ncls_w, const int64_t *wcls, const float *wv, 
       {"class_ids", A_INTS, .ints = wcls, .n = ncls_w},
       {"class_weights", A_FLOATS, .fs = wv, .n = ncls_w},
       {"post_transform", A_STR, .s = post},
-      strings ? (at){"classlabels_strings", A_STRS, .strs = slabels, .n = nlab}
-              : (at){"classlabels_int64s", A_INTS, .ints = labels, .n = nlab},
+      strings ? (attr_spec){"classlabels_strings", A_STRS, .strs = slabels, .n = nlab}
+              : (attr_spec){"classlabels_int64s", A_INTS, .ints = labels, .n = nlab},
       {"base_values", A_FLOATS, .fs = base, .n = nbase},
   };
   return build1("TreeEnsembleClassifier", 1, LADLE_FLOAT, 2, outs, nbase ? 14 : 13, attrs);
@@ -554,7 +414,7 @@ static void test_hostile_trees(void) {
   float vals[3] = {0, 0, 0}, wv[1] = {1};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int64_t feat[3] = {cases[k].feat0, 0, 0}, wc[1] = {cases[k].wc};
-    at attrs[] = {
+    attr_spec attrs[] = {
         {"nodes_treeids", A_INTS, .ints = tree, .n = 3},
         {"nodes_nodeids", A_INTS, .ints = ids, .n = 3},
         {"nodes_featureids", A_INTS, .ints = feat, .n = 3},
@@ -578,7 +438,7 @@ static void test_hostile_trees(void) {
   /* a feature beyond the input is a run-time error */
   {
     int64_t tid[3] = {1, 0, 0}, fid[3] = {2, 0, 0}, f7[3] = {7, 0, 0};
-    at attrs[] = {
+    attr_spec attrs[] = {
         {"nodes_treeids", A_INTS, .ints = tree, .n = 3},
         {"nodes_nodeids", A_INTS, .ints = ids, .n = 3},
         {"nodes_featureids", A_INTS, .ints = f7, .n = 3},
@@ -601,7 +461,7 @@ static void test_hostile_trees(void) {
   {
     static const char *const o2[2] = {"label", "scores"};
     int64_t tid[3] = {1, 0, 0}, fid[3] = {2, 0, 0}, feat[3] = {0, 0, 0}, wc[1] = {5}, labels[2] = {0, 1};
-    at attrs[] = {
+    attr_spec attrs[] = {
         {"nodes_treeids", A_INTS, .ints = tree, .n = 3},
         {"nodes_nodeids", A_INTS, .ints = ids, .n = 3},
         {"nodes_featureids", A_INTS, .ints = feat, .n = 3},
@@ -636,7 +496,7 @@ static void test_linear(void) {
     float coef[2] = {0.5f, -0.25f}, icpt[1] = {0.1f};
     int64_t labels[2] = {3, 7};
     for (int lg = 0; lg < 2; lg++) {
-      at attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 2},
+      attr_spec attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 2},
                     {"intercepts", A_FLOATS, .fs = icpt, .n = 1},
                     {"classlabels_ints", A_INTS, .ints = labels, .n = 2},
                     {"post_transform", A_STR, .s = lg ? "LOGISTIC" : "NONE"}};
@@ -658,7 +518,7 @@ static void test_linear(void) {
   {
     float coef[6] = {1, 0, 0, 1, -1, -1}, icpt[3] = {0, 0, 0.5f};
     static const char *const labels[3] = {"x", "y", "z"};
-    at attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 6},
+    attr_spec attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 6},
                   {"intercepts", A_FLOATS, .fs = icpt, .n = 3},
                   {"classlabels_strings", A_STRS, .strs = labels, .n = 3},
                   {"post_transform", A_STR, .s = "SOFTMAX"}};
@@ -680,7 +540,7 @@ static void test_linear(void) {
     float coef[4] = {1, 1, 2, -1}, icpt[2] = {0, 1};
     int64_t xi[4] = {1, 2, 3, 4};
     ladle_tensor ii = {LADLE_INT64, 2, {2, 2}, xi};
-    at attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 4},
+    attr_spec attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 4},
                   {"intercepts", A_FLOATS, .fs = icpt, .n = 2},
                   {"targets", A_INT, .i = 2}};
     ladle_model *m = build1("LinearRegressor", 1, LADLE_INT64, 1, o1, 3, attrs);
@@ -697,7 +557,7 @@ static void test_linear(void) {
     static const char *const o1[1] = {"Y"};
     float sv[4] = {0, 0, 1, 1}, coef[2] = {1, -2}, rho[1] = {0.5f}, kp[3] = {0.5f, 0, 3};
     for (int oc = 0; oc < 2; oc++) {
-      at attrs[] = {{"support_vectors", A_FLOATS, .fs = sv, .n = 4},
+      attr_spec attrs[] = {{"support_vectors", A_FLOATS, .fs = sv, .n = 4},
                     {"coefficients", A_FLOATS, .fs = coef, .n = 2},
                     {"rho", A_FLOATS, .fs = rho, .n = 1},
                     {"kernel_params", A_FLOATS, .fs = kp, .n = 3},
@@ -719,7 +579,7 @@ static void test_linear(void) {
   {
     float coef[4] = {1, 0, 0, 1}, rho[1] = {0};
     int64_t labels[2] = {0, 1};
-    at attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 4},
+    attr_spec attrs[] = {{"coefficients", A_FLOATS, .fs = coef, .n = 4},
                   {"rho", A_FLOATS, .fs = rho, .n = 1},
                   {"classlabels_ints", A_INTS, .ints = labels, .n = 2}};
     ladle_model *m = build1("SVMClassifier", 1, LADLE_FLOAT, 2, outs, 3, attrs);
@@ -735,18 +595,15 @@ static void test_linear(void) {
 
 /* --- preprocessing ops ------------------------------------------------------------------- */
 
-static const ladle_tensor *run_op(const char *op, int opset, const ladle_tensor *x, int n_attr,
-                                  const at *attrs, ladle_model **mm, ladle_session **ss) {
+/* Runs op on x as "X" with one thread; its output "Y", or NULL. Closed by done(). */
+static const ladle_tensor *run_ml_op(const char *op, int opset, const ladle_tensor *x, int n_attr,
+                                     const attr_spec *attrs, ladle_model **mm,
+                                     ladle_session **ss) {
   static const char *const outs[1] = {"Y"};
   *mm = build1(op, opset, x->dtype, 1, outs, n_attr, attrs);
   *ss = NULL;
   if (!*mm || run1(*mm, 1, x, ss) != LADLE_OK) return NULL;
   return ladle_session_output(*ss, 0);
-}
-
-static void done(ladle_model *m, ladle_session *s) {
-  ladle_session_free(s);
-  ladle_model_free(m);
 }
 
 static void test_preprocessing(void) {
@@ -757,8 +614,9 @@ static void test_preprocessing(void) {
   ladle_tensor in = {LADLE_FLOAT, 2, {2, 3}, x};
   {
     float off[3] = {1, 0, -1}, sc[1] = {2};
-    at a[] = {{"offset", A_FLOATS, .fs = off, .n = 3}, {"scale", A_FLOATS, .fs = sc, .n = 1}};
-    y = run_op("Scaler", 1, &in, 2, a, &m, &s);
+    attr_spec a[] = {{"offset", A_FLOATS, .fs = off, .n = 3},
+                     {"scale", A_FLOATS, .fs = sc, .n = 1}};
+    y = run_ml_op("Scaler", 1, &in, 2, a, &m, &s);
     CHECK(y && ((float *)y->data)[0] == 0 && ((float *)y->data)[2] == 8 && ((float *)y->data)[3] == -2);
     done(m, s);
   }
@@ -768,23 +626,23 @@ static void test_preprocessing(void) {
     const char *norms[3] = {"MAX", "L1", "L2"};
     double want[3] = {1.0 / 3, 1.0 / 6, 1.0 / sqrt(14.0)};
     for (int k = 0; k < 3; k++) {
-      at a[] = {{"norm", A_STR, .s = norms[k]}};
-      y = run_op("Normalizer", 1, &nin, 1, a, &m, &s);
+      attr_spec a[] = {{"norm", A_STR, .s = norms[k]}};
+      y = run_ml_op("Normalizer", 1, &nin, 1, a, &m, &s);
       CHECK(y && near(((float *)y->data)[0], want[k], 1e-6) && ((float *)y->data)[4] == 0);
       done(m, s);
     }
   }
   {
-    at a[] = {{"threshold", A_FLOAT, .f = 0.5f}};
-    y = run_op("Binarizer", 1, &in, 1, a, &m, &s);
+    attr_spec a[] = {{"threshold", A_FLOAT, .f = 0.5f}};
+    y = run_ml_op("Binarizer", 1, &in, 1, a, &m, &s);
     CHECK(y && ((float *)y->data)[0] == 1 && ((float *)y->data)[1] == 0 && ((float *)y->data)[5] == 0);
     done(m, s);
   }
   {
     float imp[3] = {7, 8, 9};
-    at a[] = {{"imputed_value_floats", A_FLOATS, .fs = imp, .n = 3},
+    attr_spec a[] = {{"imputed_value_floats", A_FLOATS, .fs = imp, .n = 3},
               {"replaced_value_float", A_FLOAT, .f = NAN}};
-    y = run_op("Imputer", 1, &in, 2, a, &m, &s);
+    y = run_ml_op("Imputer", 1, &in, 2, a, &m, &s);
     CHECK(y && ((float *)y->data)[5] == 9 && ((float *)y->data)[3] == 0);
     done(m, s);
   }
@@ -792,17 +650,17 @@ static void test_preprocessing(void) {
     const char *words[3] = {"cat", "dog", "cow"};
     char *xs[3] = {"dog", "bird", "cat"};
     ladle_tensor sin = {LADLE_STRING, 1, {3}, xs};
-    at a[] = {{"cats_strings", A_STRS, .strs = words, .n = 3}};
-    y = run_op("OneHotEncoder", 1, &sin, 1, a, &m, &s);
+    attr_spec a[] = {{"cats_strings", A_STRS, .strs = words, .n = 3}};
+    y = run_ml_op("OneHotEncoder", 1, &sin, 1, a, &m, &s);
     CHECK(y && y->ndim == 2 && y->dims[1] == 3);
     if (y) {
       const float *o = y->data;
       CHECK(o[1] == 1 && o[0] == 0 && o[3] + o[4] + o[5] == 0 && o[6] == 1);
     }
     done(m, s);
-    at z[] = {{"cats_strings", A_STRS, .strs = words, .n = 3}, {"zeros", A_INT, .i = 0}};
+    attr_spec z[] = {{"cats_strings", A_STRS, .strs = words, .n = 3}, {"zeros", A_INT, .i = 0}};
     expect_failure = true;
-    y = run_op("OneHotEncoder", 1, &sin, 2, z, &m, &s);
+    y = run_ml_op("OneHotEncoder", 1, &sin, 2, z, &m, &s);
     expect_failure = false;
     CHECK(y == NULL); /* "bird" is unknown */
     done(m, s);
@@ -811,13 +669,14 @@ static void test_preprocessing(void) {
     const char *cls[3] = {"a", "b", "c"};
     char *xs[2] = {"c", "zz"};
     ladle_tensor sin = {LADLE_STRING, 1, {2}, xs};
-    at a[] = {{"classes_strings", A_STRS, .strs = cls, .n = 3}, {"default_int64", A_INT, .i = 42}};
-    y = run_op("LabelEncoder", 1, &sin, 2, a, &m, &s);
+    attr_spec a[] = {{"classes_strings", A_STRS, .strs = cls, .n = 3},
+                     {"default_int64", A_INT, .i = 42}};
+    y = run_ml_op("LabelEncoder", 1, &sin, 2, a, &m, &s);
     CHECK(y && y->dtype == LADLE_INT64 && ((int64_t *)y->data)[0] == 2 && ((int64_t *)y->data)[1] == 42);
     done(m, s);
     int64_t xi[2] = {1, 9};
     ladle_tensor iin = {LADLE_INT64, 1, {2}, xi};
-    y = run_op("LabelEncoder", 1, &iin, 2, a, &m, &s);
+    y = run_ml_op("LabelEncoder", 1, &iin, 2, a, &m, &s);
     CHECK(y && y->dtype == LADLE_STRING && !strcmp(((char **)y->data)[0], "b") &&
           !strcmp(((char **)y->data)[1], "_Unused"));
     done(m, s);
@@ -826,18 +685,19 @@ static void test_preprocessing(void) {
     float keys[2] = {1.5f, -2}, vals[2] = {10, 20};
     float xf[3] = {-2, 1.5f, 0};
     ladle_tensor fin = {LADLE_FLOAT, 1, {3}, xf};
-    at a[] = {{"keys_floats", A_FLOATS, .fs = keys, .n = 2},
+    attr_spec a[] = {{"keys_floats", A_FLOATS, .fs = keys, .n = 2},
               {"values_floats", A_FLOATS, .fs = vals, .n = 2},
               {"default_float", A_FLOAT, .f = -1}};
-    y = run_op("LabelEncoder", 2, &fin, 3, a, &m, &s);
+    y = run_ml_op("LabelEncoder", 2, &fin, 3, a, &m, &s);
     CHECK(y && ((float *)y->data)[0] == 20 && ((float *)y->data)[1] == 10 && ((float *)y->data)[2] == -1);
     done(m, s);
     const char *sk[2] = {"lo", "hi"};
     int64_t iv[2] = {0, 1};
     char *xs[2] = {"hi", "mid"};
     ladle_tensor sin = {LADLE_STRING, 1, {2}, xs};
-    at b[] = {{"keys_strings", A_STRS, .strs = sk, .n = 2}, {"values_int64s", A_INTS, .ints = iv, .n = 2}};
-    y = run_op("LabelEncoder", 2, &sin, 2, b, &m, &s);
+    attr_spec b[] = {{"keys_strings", A_STRS, .strs = sk, .n = 2},
+                     {"values_int64s", A_INTS, .ints = iv, .n = 2}};
+    y = run_ml_op("LabelEncoder", 2, &sin, 2, b, &m, &s);
     CHECK(y && ((int64_t *)y->data)[0] == 1 && ((int64_t *)y->data)[1] == -1);
     done(m, s);
   }
@@ -845,8 +705,9 @@ static void test_preprocessing(void) {
     const char *cs[2] = {"x", "y"};
     int64_t ci[2] = {5, 6}, xi[3] = {6, 5, 0};
     ladle_tensor iin = {LADLE_INT64, 1, {3}, xi};
-    at a[] = {{"cats_strings", A_STRS, .strs = cs, .n = 2}, {"cats_int64s", A_INTS, .ints = ci, .n = 2}};
-    y = run_op("CategoryMapper", 1, &iin, 2, a, &m, &s);
+    attr_spec a[] = {{"cats_strings", A_STRS, .strs = cs, .n = 2},
+                     {"cats_int64s", A_INTS, .ints = ci, .n = 2}};
+    y = run_ml_op("CategoryMapper", 1, &iin, 2, a, &m, &s);
     CHECK(y && !strcmp(((char **)y->data)[0], "y") && !strcmp(((char **)y->data)[2], "_Unused"));
     done(m, s);
   }
@@ -875,15 +736,15 @@ static void test_preprocessing(void) {
     float p[4] = {0.25f, 0.75f, 1, 0};
     int64_t labels[2] = {4, 9};
     ladle_tensor pin = {LADLE_FLOAT, 2, {2, 2}, p};
-    at a[] = {{"classlabels_int64s", A_INTS, .ints = labels, .n = 2}};
-    y = run_op("ZipMap", 1, &pin, 1, a, &m, &s);
+    attr_spec a[] = {{"classlabels_int64s", A_INTS, .ints = labels, .n = 2}};
+    y = run_ml_op("ZipMap", 1, &pin, 1, a, &m, &s);
     CHECK(y && y->dims[1] == 2 && ((float *)y->data)[1] == 0.75f);
     done(m, s);
   }
   {
     int64_t dims[1] = {4};
-    at a[] = {{"inputdimensions", A_INTS, .ints = dims, .n = 1}};
-    y = run_op("FeatureVectorizer", 1, &in, 1, a, &m, &s);
+    attr_spec a[] = {{"inputdimensions", A_INTS, .ints = dims, .n = 1}};
+    y = run_ml_op("FeatureVectorizer", 1, &in, 1, a, &m, &s);
     CHECK(y && y->dims[1] == 4 && ((float *)y->data)[2] == 3 && ((float *)y->data)[3] == 0);
     done(m, s);
   }

@@ -20,41 +20,16 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
+#include "xorshift.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static uint32_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (uint32_t)(rng >> 16);
-}
+static uint32_t rnd(void) { return (uint32_t)(xorshift64(&rng) >> 16); }
 
 static int64_t rint_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd() % (uint32_t)(hi - lo + 1)); }
 
 /* --- one-node models over typed tensors ----------------------------------------------------- */
-
-typedef struct tin {
-  const char *name; /* "" for an omitted optional input */
-  int dtype;
-  int nd;
-  int64_t dims[8];
-  const void *data;
-  bool init; /* an initializer rather than a graph input */
-} tin;
-
-typedef struct attr_spec {
-  const char *name;
-  int type;
-  int64_t i;
-  const char *s;
-  int n;
-  const int64_t *ints;
-  float f;
-} attr_spec;
-
-#define MAXT 10
 
 static size_t esize(int dt) { return ladle_dtype_size(dt); }
 
@@ -64,155 +39,27 @@ static int64_t numel(const tin *t) {
   return n;
 }
 
-static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, int n_attr, const attr_spec *attrs,
-                          int out_dt) {
-  Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-  Onnx__OperatorSetIdProto opsid = ONNX__OPERATOR_SET_ID_PROTO__INIT, msid = ONNX__OPERATOR_SET_ID_PROTO__INIT;
-  Onnx__OperatorSetIdProto *opsets[2] = {&opsid, &msid};
-  Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
-  Onnx__NodeProto node = ONNX__NODE_PROTO__INIT, *nodep[1] = {&node};
-  Onnx__AttributeProto at[8], *atp[8];
-  Onnx__TensorProto inits[MAXT], *initp[MAXT];
-  Onnx__ValueInfoProto vi[MAXT + 1], *vin[MAXT], *vout[1];
-  Onnx__TypeProto ty[MAXT + 1];
-  Onnx__TypeProto__Tensor tt[MAXT + 1];
-  Onnx__TensorShapeProto sh[MAXT];
-  Onnx__TensorShapeProto__Dimension dim[MAXT][8], *dimp[MAXT][8];
-  const char *in_names[MAXT], *out_names[1] = {"y"};
-  int n_init = 0, n_vin = 0;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  opsid.domain = "";
-  opsid.has_version = 1;
-  opsid.version = opset;
-  msid.domain = "com.microsoft";
-  msid.has_version = 1;
-  msid.version = 1;
-  model.n_opset_import = 2;
-  model.opset_import = opsets;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int i = 0; i < n_in; i++) {
-    in_names[i] = ins[i].name;
-    if (!ins[i].name[0]) continue;
-    if (ins[i].init) {
-      Onnx__TensorProto *t = &inits[n_init];
-      onnx__tensor_proto__init(t);
-      t->name = (char *)ins[i].name;
-      t->has_data_type = 1;
-      t->data_type = ins[i].dtype;
-      t->n_dims = (size_t)ins[i].nd;
-      t->dims = (int64_t *)ins[i].dims;
-      t->has_raw_data = 1;
-      t->raw_data.len = (size_t)numel(&ins[i]) * esize(ins[i].dtype);
-      t->raw_data.data = (uint8_t *)ins[i].data;
-      initp[n_init++] = t;
-      continue;
-    }
-    int v = n_vin;
-    onnx__tensor_shape_proto__init(&sh[v]);
-    for (int d = 0; d < ins[i].nd; d++) {
-      onnx__tensor_shape_proto__dimension__init(&dim[v][d]);
-      dim[v][d].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-      dim[v][d].dim_value = ins[i].dims[d];
-      dimp[v][d] = &dim[v][d];
-    }
-    sh[v].n_dim = (size_t)ins[i].nd;
-    sh[v].dim = dimp[v];
-    onnx__type_proto__tensor__init(&tt[v]);
-    tt[v].has_elem_type = 1;
-    tt[v].elem_type = ins[i].dtype;
-    tt[v].shape = &sh[v];
-    onnx__type_proto__init(&ty[v]);
-    ty[v].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    ty[v].tensor_type = &tt[v];
-    onnx__value_info_proto__init(&vi[v]);
-    vi[v].name = (char *)ins[i].name;
-    vi[v].type = &ty[v];
-    vin[v] = &vi[v];
-    n_vin++;
-  }
-  onnx__type_proto__tensor__init(&tt[MAXT]);
-  tt[MAXT].has_elem_type = 1;
-  tt[MAXT].elem_type = out_dt;
-  onnx__type_proto__init(&ty[MAXT]);
-  ty[MAXT].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-  ty[MAXT].tensor_type = &tt[MAXT];
-  onnx__value_info_proto__init(&vi[MAXT]);
-  vi[MAXT].name = "y";
-  vi[MAXT].type = &ty[MAXT];
-  vout[0] = &vi[MAXT];
-  graph.n_input = (size_t)n_vin;
-  graph.input = vin;
-  graph.n_output = 1;
-  graph.output = vout;
-  graph.n_initializer = (size_t)n_init;
-  graph.initializer = initp;
-  for (int i = 0; i < n_attr; i++) {
-    onnx__attribute_proto__init(&at[i]);
-    at[i].name = (char *)attrs[i].name;
-    at[i].has_type = 1;
-    at[i].type = attrs[i].type;
-    if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) {
-      at[i].has_i = 1;
-      at[i].i = attrs[i].i;
-    } else if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) {
-      at[i].has_f = 1;
-      at[i].f = attrs[i].f;
-    } else if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) {
-      at[i].has_s = 1;
-      at[i].s.data = (uint8_t *)attrs[i].s;
-      at[i].s.len = strlen(attrs[i].s);
-    } else {
-      at[i].n_ints = (size_t)attrs[i].n;
-      at[i].ints = (int64_t *)attrs[i].ints;
-    }
-    atp[i] = &at[i];
-  }
+/* op(ins...) -> y of out_dt; an "ms:" prefix puts op in the com.microsoft domain. Returns NULL
+ * on a load failure (the message printed with TEST_VERBOSE). */
+static ladle_model *build(const char *op, int opset, int n_in, const tin *ins, int n_attr,
+                          const attr_spec *attrs, int out_dt) {
+  static const char *const out_names[1] = {"y"};
+  const char *in_names[TIN_MAX];
   bool ms = strncmp(op, "ms:", 3) == 0; /* "ms:QGemm": an op of the com.microsoft domain */
-  node.op_type = (char *)(ms ? op + 3 : op);
-  node.domain = ms ? "com.microsoft" : "";
-  node.name = "op";
-  node.n_input = (size_t)n_in;
-  node.input = (char **)in_names;
-  node.n_output = 1;
-  node.output = (char **)out_names;
-  node.n_attribute = (size_t)n_attr;
-  node.attribute = atp;
-  graph.n_node = 1;
-  graph.node = nodep;
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
+  model_builder b;
+  mb_init(&b, opset);
+  mb_import(&b, "com.microsoft", 1);
+  mb_tins(&b, n_in, ins, in_names, true);
+  mb_output(&b, "y", out_dt);
+  mb_node(&b, ms ? op + 3 : op, ms ? "com.microsoft" : "", "op", n_in, in_names, 1, out_names,
+          n_attr, attrs);
   ladle_model *m = NULL;
   char err[512];
-  onnx__model_proto__pack(&model, buf);
-  if (ladle_model_load_buffer(buf, len, NULL, &m, err, sizeof err) != LADLE_OK) {
+  if (mb_load(&b, &m, err, sizeof err) != LADLE_OK) {
     if (getenv("TEST_VERBOSE")) fprintf(stderr, "load %s: %s\n", op, err);
     m = NULL;
   }
-  free(buf);
   return m;
-}
-
-/* Runs m with the non-initializer inputs of ins; the session comes back in *out_s. */
-static ladle_status run(ladle_model *m, int threads, int n_in, const tin *ins, ladle_session **out_s) {
-  ladle_tensor t[MAXT];
-  const char *names[MAXT];
-  int n = 0;
-  for (int i = 0; i < n_in; i++) {
-    if (ins[i].init || !ins[i].name[0]) continue;
-    memset(&t[n], 0, sizeof t[n]);
-    t[n].dtype = ins[i].dtype;
-    t[n].ndim = ins[i].nd;
-    memcpy(t[n].dims, ins[i].dims, sizeof(int64_t) * (size_t)ins[i].nd);
-    t[n].data = (void *)ins[i].data;
-    names[n++] = ins[i].name;
-  }
-  ladle_session *s = ladle_session_new(m, threads);
-  ladle_status st = ladle_session_run(s, n, names, t);
-  if (st && getenv("TEST_VERBOSE")) fprintf(stderr, "run: %s\n", ladle_session_errmsg(s));
-  *out_s = s;
-  return st;
 }
 
 /* Builds, runs and returns the output copied into *y (caller frees); false on any failure. */
@@ -221,7 +68,7 @@ static bool eval(const char *op, int opset, int n_in, const tin *ins, int n_attr
   ladle_model *m = build(op, opset, n_in, ins, n_attr, attrs, out_dt);
   if (!m) return false;
   ladle_session *s = NULL;
-  bool ok = run(m, threads, n_in, ins, &s) == LADLE_OK;
+  bool ok = run_tins(m, threads, n_in, ins, &s) == LADLE_OK;
   if (ok) {
     const ladle_tensor *o = ladle_session_output(s, 0);
     ok = o && o->dtype == out_dt;
@@ -433,11 +280,11 @@ static void test_qconv(int iter, bool qlinear) {
   int64_t strides[3], dil[3], pads[6];
   for (int d = 0; d < c.nsp; d++) strides[d] = c.s[d], dil[d] = c.d[d], pads[d] = c.pb[d], pads[d + c.nsp] = c.pe[d];
   static const char *apn[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"};
-  attr_spec at[5] = {{"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, c.G, NULL, 0, NULL, 0},
-                     {"strides", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, strides, 0},
-                     {"dilations", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, c.nsp, dil, 0},
-                     {"pads", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, NULL, 2 * c.nsp, pads, 0},
-                     {"auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING, 0, apn[c.autopad], 0, NULL, 0}};
+  attr_spec at[5] = {{"group", A_INT, .i = c.G},
+                     {"strides", A_INTS, .ints = strides, .n = c.nsp},
+                     {"dilations", A_INTS, .ints = dil, .n = c.nsp},
+                     {"pads", A_INTS, .ints = pads, .n = 2 * c.nsp},
+                     {"auto_pad", A_STR, .s = apn[c.autopad]}};
   int n_attr = c.autopad ? 5 : 4;
   if (c.autopad) at[3] = at[4];
   int out_dt = qlinear ? ydt : LADLE_INT32;
@@ -511,9 +358,9 @@ static void test_qgemm(int iter) {
                {"y_scale", LADLE_FLOAT, 0, {0}, &ys, false},
                {"y_zero_point", LADLE_UINT8, 0, {0}, zy, false}};
   int64_t tr[2] = {ta, tb};
-  attr_spec at[3] = {{"transA", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, tr[0], NULL, 0, NULL, 0},
-                     {"transB", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, tr[1], NULL, 0, NULL, 0},
-                     {"alpha", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, 0, NULL, 0, NULL, 0}};
+  attr_spec at[3] = {{"transA", A_INT, .i = tr[0]},
+                     {"transB", A_INT, .i = tr[1]},
+                     {"alpha", A_FLOAT, .f = 0}};
   at[2].f = alpha;
   int out_dt = quant ? LADLE_UINT8 : LADLE_FLOAT;
   void *y = NULL;
@@ -584,7 +431,7 @@ static void test_refusals(void) {
   /* conv with a group that does not divide the channels */
   uint8_t cx[18] = {0}, cw[8] = {0};
   tin cv[2] = {{"x", LADLE_UINT8, 4, {1, 2, 3, 3}, cx, false}, {"w", LADLE_UINT8, 4, {2, 2, 2, 1}, cw, false}};
-  attr_spec g3 = {"group", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, 3, NULL, 0, NULL, 0};
+  attr_spec g3 = {"group", A_INT, .i = 3};
   CHECK(!eval("ConvInteger", 10, 2, cv, 1, &g3, LADLE_INT32, 1, &y, &ny));
 }
 

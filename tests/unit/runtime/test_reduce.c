@@ -9,114 +9,18 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
 #include "runtime/ops/reduce_common.h"
+#include "xorshift.h"
 
-#define MAX_IO 6
-#define MAX_ATTR 6
-
-/* --- one-node models ----------------------------------------------------------------------- */
-
-typedef struct tattr {
-  const char *name;
-  int type; /* ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT / INTS / FLOAT */
-  int64_t i;
-  float f;
-  const int64_t *ints;
-  int n_ints;
-} tattr;
-
-#define A_INT(n, v) {n, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT, v, 0, NULL, 0}
-#define A_FLOAT(n, v) {n, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, 0, v, NULL, 0}
-#define A_INTS(n, p, c) {n, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS, 0, 0, p, c}
-
-static const char *in_names[MAX_IO] = {"i0", "i1", "i2", "i3", "i4", "i5"};
-static const char *out_names[MAX_IO] = {"o0", "o1", "o2", "o3", "o4", "o5"};
-
-/* A model computing op(i0..) -> o0.. at `opset`; input/output element types as given. */
-static ladle_model *make_model(const char *op, int opset, int n_in, const int *in_types,
-                               int n_out, const int *out_types, const tattr *attrs, int n_attrs) {
-  Onnx__ModelProto model;
-  Onnx__GraphProto graph;
-  Onnx__OperatorSetIdProto ops, *opsp[1] = {&ops};
-  Onnx__NodeProto node, *nodep[1] = {&node};
-  Onnx__ValueInfoProto vi[2 * MAX_IO], *vin[MAX_IO], *vout[MAX_IO];
-  Onnx__TypeProto ty[2 * MAX_IO];
-  Onnx__TypeProto__Tensor tt[2 * MAX_IO];
-  Onnx__AttributeProto at[MAX_ATTR], *atp[MAX_ATTR];
-  onnx__model_proto__init(&model);
-  onnx__graph_proto__init(&graph);
-  onnx__operator_set_id_proto__init(&ops);
-  onnx__node_proto__init(&node);
-  ops.domain = "";
-  ops.has_version = 1;
-  ops.version = opset;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  model.n_opset_import = 1;
-  model.opset_import = opsp;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int i = 0; i < n_in + n_out; i++) {
-    bool is_in = i < n_in;
-    onnx__type_proto__tensor__init(&tt[i]);
-    tt[i].has_elem_type = 1;
-    tt[i].elem_type = is_in ? in_types[i] : out_types[i - n_in];
-    onnx__type_proto__init(&ty[i]);
-    ty[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    ty[i].tensor_type = &tt[i];
-    onnx__value_info_proto__init(&vi[i]);
-    vi[i].name = (char *)(is_in ? in_names[i] : out_names[i - n_in]);
-    vi[i].type = &ty[i];
-    if (is_in) vin[i] = &vi[i];
-    else vout[i - n_in] = &vi[i];
-  }
-  graph.n_input = (size_t)n_in;
-  graph.input = vin;
-  graph.n_output = (size_t)n_out;
-  graph.output = vout;
-  for (int i = 0; i < n_attrs; i++) {
-    onnx__attribute_proto__init(&at[i]);
-    at[i].name = (char *)attrs[i].name;
-    at[i].has_type = 1;
-    at[i].type = attrs[i].type;
-    if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) at[i].has_i = 1, at[i].i = attrs[i].i;
-    if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT) at[i].has_f = 1, at[i].f = attrs[i].f;
-    if (attrs[i].type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS) {
-      at[i].n_ints = (size_t)attrs[i].n_ints;
-      at[i].ints = (int64_t *)attrs[i].ints;
-    }
-    atp[i] = &at[i];
-  }
-  node.op_type = (char *)op;
-  node.name = "n";
-  node.n_input = (size_t)n_in;
-  node.input = (char **)in_names;
-  node.n_output = (size_t)n_out;
-  node.output = (char **)out_names;
-  node.n_attribute = (size_t)n_attrs;
-  node.attribute = atp;
-  graph.n_node = 1;
-  graph.node = nodep;
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
-  ladle_model *m = NULL;
-  char err[512];
-  onnx__model_proto__pack(&model, buf);
-  if (ladle_model_load_buffer(buf, len, NULL, &m, err, sizeof err) != LADLE_OK) {
-    fprintf(stderr, "load %s: %s\n", op, err);
-    m = NULL;
-  }
-  free(buf);
-  return m;
-}
+/* --- one-node models (onnx_build.h's node_model) ------------------------------------------- */
 
 /* Runs m with `threads`; copies output k's data into out (numel elements of esz bytes) and its
  * shape into dims. Returns the status. */
 static ladle_status run_model(ladle_model *m, int threads, int n_in, const ladle_tensor *in,
                               int k, void *out, size_t cap, ladle_tensor *shape) {
   ladle_session *s = ladle_session_new(m, threads);
-  ladle_status st = ladle_session_run(s, n_in, in_names, in);
+  ladle_status st = ladle_session_run(s, n_in, node_in_names, in);
   if (st == LADLE_OK) {
     const ladle_tensor *y = ladle_session_output(s, k);
     size_t bytes = (size_t)ladle_tensor_numel(y) * ladle_dtype_size(y->dtype);
@@ -133,10 +37,7 @@ static ladle_status run_model(ladle_model *m, int threads, int n_in, const ladle
 
 static uint64_t rng = 88172645463325252ull;
 static double urand(void) { /* [-1, 1) */
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (double)(rng >> 11) / (double)(1ull << 52) - 1.0;
+  return (double)(xorshift64(&rng) >> 11) / (double)(1ull << 52) - 1.0;
 }
 
 static int64_t numel(int nd, const int64_t *d) {
@@ -220,10 +121,10 @@ static void reduce_case(int nd, const int64_t *dims, int na, const int64_t *axes
       x[i] = (float)(kind == 4 ? 1 + 0.01 * urand() : (kind == 7 ? 1.5 + urand() : 3 * urand()));
     reduce_ref(kind, nd, dims, red, x, ref, aux, outn);
     int types[2] = {LADLE_FLOAT, LADLE_INT64};
-    tattr at[2] = {A_INT("keepdims", keep), A_INTS("axes", axes, na)};
+    attr_spec at[2] = {{"keepdims", A_INT, .i = keep}, {"axes", A_INTS, .ints = axes, .n = na}};
     bool input_axes = kind == 0;
-    ladle_model *m = make_model(reduce_ops[kind], 13, input_axes && na ? 2 : 1, types, 1, types,
-                                at, input_axes || na == 0 ? 1 : 2);
+    ladle_model *m = node_model(reduce_ops[kind], 13, input_axes && na ? 2 : 1, types, 1, types,
+                                input_axes || na == 0 ? 1 : 2, at);
     CHECK(m != NULL);
     if (!m) continue;
     ladle_tensor in[2] = {{LADLE_FLOAT, nd, {0}, x}, {LADLE_INT64, 1, {na}, (void *)axes}};
@@ -273,15 +174,15 @@ static void test_reduce_edges(void) {
   int t64[2] = {LADLE_INT64, LADLE_INT64}, tf[2] = {LADLE_FLOAT, LADLE_INT64};
   int64_t big[4] = {(1ll << 60) + 1, 3, -5, 2}, y[4];
   int64_t ax1[1] = {1};
-  tattr keep0[1] = {A_INT("keepdims", 0)};
-  ladle_model *m = make_model("ReduceSum", 13, 2, t64, 1, t64, keep0, 1);
+  attr_spec keep0[1] = {{"keepdims", A_INT, .i = 0}};
+  ladle_model *m = node_model("ReduceSum", 13, 2, t64, 1, t64, 1, keep0);
   ladle_tensor in[2] = {{LADLE_INT64, 2, {2, 2}, big}, {LADLE_INT64, 1, {1}, ax1}};
   CHECK(m && run_model(m, 1, 2, in, 0, y, sizeof y, NULL) == LADLE_OK);
   CHECK(y[0] == (1ll << 60) + 4 && y[1] == -3);
   ladle_model_free(m);
 
-  tattr prod_at[2] = {A_INT("keepdims", 0), A_INTS("axes", ax1, 1)};
-  m = make_model("ReduceProd", 11, 1, t64, 1, t64, prod_at, 2);
+  attr_spec prod_at[2] = {{"keepdims", A_INT, .i = 0}, {"axes", A_INTS, .ints = ax1, .n = 1}};
+  m = node_model("ReduceProd", 11, 1, t64, 1, t64, 2, prod_at);
   CHECK(m && run_model(m, 1, 1, in, 0, y, sizeof y, NULL) == LADLE_OK);
   CHECK(y[0] == 3 * ((1ll << 60) + 1) && y[1] == -10);
   ladle_model_free(m);
@@ -289,7 +190,7 @@ static void test_reduce_edges(void) {
   /* ReduceMax / ReduceSum over an empty axis */
   float xf[1] = {0}, yf[4];
   ladle_tensor e = {LADLE_FLOAT, 2, {2, 0}, xf};
-  m = make_model("ReduceMax", 13, 1, tf, 1, tf, prod_at, 2);
+  m = node_model("ReduceMax", 13, 1, tf, 1, tf, 2, prod_at);
   ladle_tensor sh;
   CHECK(m && run_model(m, 1, 1, &e, 0, yf, sizeof yf, &sh) == LADLE_OK);
   CHECK(sh.ndim == 1 && sh.dims[0] == 2 && isinf(yf[0]) && yf[0] < 0);
@@ -297,8 +198,8 @@ static void test_reduce_edges(void) {
 
   /* noop_with_empty_axes: empty axes leaves the data alone */
   float xs[6] = {1, 2, 3, 4, 5, 6};
-  tattr noop[1] = {A_INT("noop_with_empty_axes", 1)};
-  m = make_model("ReduceSum", 13, 2, tf, 1, tf, noop, 1);
+  attr_spec noop[1] = {{"noop_with_empty_axes", A_INT, .i = 1}};
+  m = node_model("ReduceSum", 13, 2, tf, 1, tf, 1, noop);
   ladle_tensor nin[2] = {{LADLE_FLOAT, 2, {2, 3}, xs}, {LADLE_INT64, 1, {0}, ax1}};
   CHECK(m && run_model(m, 1, 2, nin, 0, yf, sizeof yf, &sh) == LADLE_OK);
   CHECK(sh.ndim == 2 && yf[0] == 1 && yf[3] == 4);
@@ -306,11 +207,12 @@ static void test_reduce_edges(void) {
 
   /* repeated and out-of-range axes fail with a status */
   int64_t rep[2] = {1, -1}, far[1] = {2};
-  tattr bad1[1] = {A_INTS("axes", rep, 2)}, bad2[1] = {A_INTS("axes", far, 1)};
-  m = make_model("ReduceMean", 13, 1, tf, 1, tf, bad1, 1);
+  attr_spec bad1[1] = {{"axes", A_INTS, .ints = rep, .n = 2}};
+  attr_spec bad2[1] = {{"axes", A_INTS, .ints = far, .n = 1}};
+  m = node_model("ReduceMean", 13, 1, tf, 1, tf, 1, bad1);
   CHECK(m && run_model(m, 1, 1, nin, 0, NULL, 0, NULL) == LADLE_ERR_INVALID);
   ladle_model_free(m);
-  m = make_model("ReduceMean", 13, 1, tf, 1, tf, bad2, 1);
+  m = node_model("ReduceMean", 13, 1, tf, 1, tf, 1, bad2);
   CHECK(m && run_model(m, 1, 1, nin, 0, NULL, 0, NULL) == LADLE_ERR_INVALID);
   ladle_model_free(m);
 }
@@ -330,8 +232,8 @@ static void softmax_case(const char *op, int opset, int nd, const int64_t *dims,
         *y2 = malloc(sizeof(float) * (size_t)n);
   for (int64_t i = 0; i < n; i++) x[i] = (float)(8 * urand());
   int tf[1] = {LADLE_FLOAT};
-  tattr at[1] = {A_INT("axis", axis)};
-  ladle_model *m = make_model(op, opset, 1, tf, 1, tf, at, 1);
+  attr_spec at[1] = {{"axis", A_INT, .i = axis}};
+  ladle_model *m = node_model(op, opset, 1, tf, 1, tf, 1, at);
   ladle_tensor in = {LADLE_FLOAT, nd, {0}, x};
   memcpy(in.dims, dims, sizeof(int64_t) * (size_t)nd);
   CHECK(m && run_model(m, 1, 1, &in, 0, y1, sizeof(float) * (size_t)n, NULL) == LADLE_OK);
@@ -372,8 +274,8 @@ static void test_softmax_half(void) {
   float xf[12];
   for (int i = 0; i < 12; i++) xf[i] = half_to_float(xh[i] = float_to_half((float)(4 * urand())));
   int th[1] = {LADLE_FLOAT16};
-  tattr at[1] = {A_INT("axis", -1)};
-  ladle_model *m = make_model("Softmax", 13, 1, th, 1, th, at, 1);
+  attr_spec at[1] = {{"axis", A_INT, .i = -1}};
+  ladle_model *m = node_model("Softmax", 13, 1, th, 1, th, 1, at);
   ladle_tensor in = {LADLE_FLOAT16, 2, {3, 4}, xh};
   CHECK(m && run_model(m, 1, 1, &in, 0, yh, sizeof yh, NULL) == LADLE_OK);
   int bad = 0;
@@ -409,16 +311,16 @@ static void test_ties(void) {
   int64_t idx[8], k = 4;
   float vals[8];
   int tk_in[2] = {LADLE_FLOAT, LADLE_INT64}, tk_out[2] = {LADLE_FLOAT, LADLE_INT64};
-  tattr at[1] = {A_INT("largest", 1)};
-  ladle_model *m = make_model("TopK", 11, 2, tk_in, 2, tk_out, at, 1);
+  attr_spec at[1] = {{"largest", A_INT, .i = 1}};
+  ladle_model *m = node_model("TopK", 11, 2, tk_in, 2, tk_out, 1, at);
   ladle_tensor in[2] = {{LADLE_FLOAT, 1, {8}, x}, {LADLE_INT64, 1, {1}, &k}};
   CHECK(m && run_model(m, 1, 2, in, 1, idx, sizeof idx, NULL) == LADLE_OK);
   CHECK(idx[0] == 1 && idx[1] == 2 && idx[2] == 4 && idx[3] == 5);
   CHECK(m && run_model(m, 1, 2, in, 0, vals, sizeof vals, NULL) == LADLE_OK);
   CHECK(vals[0] == 3 && vals[3] == 2);
   ladle_model_free(m);
-  tattr sm[1] = {A_INT("largest", 0)};
-  m = make_model("TopK", 11, 2, tk_in, 2, tk_out, sm, 1);
+  attr_spec sm[1] = {{"largest", A_INT, .i = 0}};
+  m = node_model("TopK", 11, 2, tk_in, 2, tk_out, 1, sm);
   CHECK(m && run_model(m, 1, 2, in, 1, idx, sizeof idx, NULL) == LADLE_OK);
   CHECK(idx[0] == 3 && idx[1] == 0 && idx[2] == 7 && idx[3] == 5);
   k = 9; /* more than the axis holds */
@@ -426,11 +328,11 @@ static void test_ties(void) {
   ladle_model_free(m);
 
   int ti[1] = {LADLE_FLOAT}, to[1] = {LADLE_INT64};
-  tattr last[2] = {A_INT("select_last_index", 1), A_INT("keepdims", 0)};
-  m = make_model("ArgMax", 13, 1, ti, 1, to, last, 2);
+  attr_spec last[2] = {{"select_last_index", A_INT, .i = 1}, {"keepdims", A_INT, .i = 0}};
+  m = node_model("ArgMax", 13, 1, ti, 1, to, 2, last);
   CHECK(m && run_model(m, 1, 1, in, 0, idx, sizeof idx, NULL) == LADLE_OK && idx[0] == 4);
   ladle_model_free(m);
-  m = make_model("ArgMin", 13, 1, ti, 1, to, last + 1, 1);
+  m = node_model("ArgMin", 13, 1, ti, 1, to, 1, last + 1);
   CHECK(m && run_model(m, 1, 1, in, 0, idx, sizeof idx, NULL) == LADLE_OK && idx[0] == 3);
   ladle_model_free(m);
 }
@@ -444,7 +346,7 @@ static void test_layernorm(void) {
   for (int64_t i = 0; i < n; i++) x[i] = (float)(5 + 2 * urand());
   for (int i = 0; i < D; i++) s[i] = (float)urand(), b[i] = (float)urand();
   int tin[3] = {LADLE_FLOAT, LADLE_FLOAT, LADLE_FLOAT};
-  ladle_model *m = make_model("LayerNormalization", 17, 3, tin, 3, tin, NULL, 0);
+  ladle_model *m = node_model("LayerNormalization", 17, 3, tin, 3, tin, 0, NULL);
   ladle_tensor in[3] = {{LADLE_FLOAT, 3, {8, 64, 768}, x}, {LADLE_FLOAT, 1, {768}, s},
                         {LADLE_FLOAT, 1, {768}, b}};
   CHECK(m && run_model(m, 1, 3, in, 0, y1, sizeof(float) * (size_t)n, NULL) == LADLE_OK);
@@ -480,7 +382,7 @@ static void test_batchnorm(void) {
     p[0][c] = (float)urand(), p[1][c] = (float)urand(), p[2][c] = (float)urand(),
     p[3][c] = (float)(1.5 + urand());
   int t[5] = {LADLE_FLOAT, LADLE_FLOAT, LADLE_FLOAT, LADLE_FLOAT, LADLE_FLOAT};
-  ladle_model *m = make_model("BatchNormalization", 15, 5, t, 1, t, NULL, 0);
+  ladle_model *m = node_model("BatchNormalization", 15, 5, t, 1, t, 0, NULL);
   ladle_tensor in[5] = {{LADLE_FLOAT, 4, {2, 32, 56, 56}, x}, {LADLE_FLOAT, 1, {32}, p[0]},
                         {LADLE_FLOAT, 1, {32}, p[1]}, {LADLE_FLOAT, 1, {32}, p[2]},
                         {LADLE_FLOAT, 1, {32}, p[3]}};

@@ -15,34 +15,16 @@
 
 #include "../check.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
+#include "xorshift.h"
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 static int rndi(int n) { return (int)(rnd() % (uint64_t)n); }
 static float rndf(void) { return (float)((double)(rnd() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
 
-/* --- one-node models ------------------------------------------------------------------------ */
+/* --- one-node models (onnx_build.h) -------------------------------------------------------- */
 
-enum { A_INT, A_FLOAT, A_STR, A_STRS, A_FLOATS };
-
-typedef struct spec {
-  const char *name;
-  int kind;
-  int64_t i;
-  float f;
-  const char *s;
-  const char *const *strs;
-  const float *fs;
-  int n;
-} spec;
-
-#define MAX_IO 8
 #define MAX_ATTR 12
 
 /* Builds op at opset with inputs named in_names (an empty name is an omitted input; the others
@@ -50,113 +32,13 @@ typedef struct spec {
  * the loader's message in err. */
 static ladle_model *build(const char *op, int opset, int n_in, const char *const *in_names,
                           const int *dtypes, int n_out, const char *const *out_names, int n_attr,
-                          const spec *attrs, char *err, size_t err_len) {
-  Onnx__ModelProto model;
-  Onnx__GraphProto graph;
-  Onnx__OperatorSetIdProto opset_id, *opsets[1] = {&opset_id};
-  Onnx__NodeProto node, *nodes[1] = {&node};
-  Onnx__ValueInfoProto vin[MAX_IO], vout[MAX_IO], *pin[MAX_IO], *pout[MAX_IO];
-  Onnx__TypeProto types[MAX_IO];
-  Onnx__TypeProto__Tensor tts[MAX_IO];
-  Onnx__AttributeProto at[MAX_ATTR], *pat[MAX_ATTR];
-  int n_graph_in = 0;
-
-  onnx__model_proto__init(&model);
-  onnx__graph_proto__init(&graph);
-  onnx__operator_set_id_proto__init(&opset_id);
-  onnx__node_proto__init(&node);
-  opset_id.domain = "";
-  opset_id.has_version = 1;
-  opset_id.version = opset;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  model.n_opset_import = 1;
-  model.opset_import = opsets;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int i = 0; i < n_in; i++) {
-    if (!in_names[i][0]) continue;
-    int k = n_graph_in++;
-    onnx__type_proto__tensor__init(&tts[k]);
-    tts[k].has_elem_type = 1;
-    tts[k].elem_type = dtypes[i];
-    onnx__type_proto__init(&types[k]);
-    types[k].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    types[k].tensor_type = &tts[k];
-    onnx__value_info_proto__init(&vin[k]);
-    vin[k].name = (char *)in_names[i];
-    vin[k].type = &types[k];
-    pin[k] = &vin[k];
-  }
-  int n_graph_out = 0;
-  for (int i = 0; i < n_out; i++) {
-    if (!out_names[i][0]) continue;
-    onnx__value_info_proto__init(&vout[n_graph_out]);
-    vout[n_graph_out].name = (char *)out_names[i];
-    pout[n_graph_out] = &vout[n_graph_out];
-    n_graph_out++;
-  }
-  for (int k = 0; k < n_attr; k++) {
-    onnx__attribute_proto__init(&at[k]);
-    at[k].name = (char *)attrs[k].name;
-    at[k].has_type = 1;
-    switch (attrs[k].kind) {
-      case A_INT:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        at[k].has_i = 1;
-        at[k].i = attrs[k].i;
-        break;
-      case A_FLOAT:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-        at[k].has_f = 1;
-        at[k].f = attrs[k].f;
-        break;
-      case A_STR:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
-        at[k].has_s = 1;
-        at[k].s.data = (uint8_t *)attrs[k].s;
-        at[k].s.len = strlen(attrs[k].s);
-        break;
-      case A_STRS: {
-        static ProtobufCBinaryData bins[MAX_ATTR][8];
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
-        for (int j = 0; j < attrs[k].n && j < 8; j++) {
-          bins[k][j].data = (uint8_t *)attrs[k].strs[j];
-          bins[k][j].len = strlen(attrs[k].strs[j]);
-        }
-        at[k].n_strings = (size_t)attrs[k].n;
-        at[k].strings = bins[k];
-        break;
-      }
-      default:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
-        at[k].n_floats = (size_t)attrs[k].n;
-        at[k].floats = (float *)attrs[k].fs;
-    }
-    pat[k] = &at[k];
-  }
-  node.op_type = (char *)op;
-  node.name = "n";
-  node.n_input = (size_t)n_in;
-  node.input = (char **)in_names;
-  node.n_output = (size_t)n_out;
-  node.output = (char **)out_names;
-  node.n_attribute = (size_t)n_attr;
-  node.attribute = pat;
-  graph.n_node = 1;
-  graph.node = nodes;
-  graph.n_input = (size_t)n_graph_in;
-  graph.input = pin;
-  graph.n_output = (size_t)n_graph_out;
-  graph.output = pout;
-
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
-  onnx__model_proto__pack(&model, buf);
+                          const attr_spec *attrs, char *err, size_t err_len) {
+  model_builder b;
   ladle_model *m = NULL;
-  ladle_status st = ladle_model_load_buffer(buf, len, NULL, &m, err, err_len);
-  free(buf);
-  return st ? NULL : m;
+  mb_init(&b, opset);
+  mb_io(&b, n_in, in_names, dtypes, n_out, out_names, NULL);
+  mb_node(&b, op, NULL, "n", n_in, in_names, n_out, out_names, n_attr, attrs);
+  return mb_load(&b, &m, err, err_len) ? NULL : m;
 }
 
 /* --- recurrent reference ------------------------------------------------------------------- */
@@ -382,18 +264,18 @@ static void rnn_case(const rcase *k) {
   for (int b = 0; b < k->batch; b++) d.lens[b] = 1 + rndi(k->seq);
 
   /* attributes; alpha/beta lists are consumed in activation order by those that take them */
-  spec attrs[MAX_ATTR];
+  attr_spec attrs[MAX_ATTR];
   int na = 0;
   const char *names[6];
   float alphas[6], betas[6];
   int n_alpha = 0, n_beta = 0;
-  attrs[na++] = (spec){.name = "hidden_size", .kind = A_INT, .i = H};
-  attrs[na++] = (spec){.name = "direction", .kind = A_STR,
-                       .s = k->dirs == 2 ? "bidirectional" : k->reverse ? "reverse" : "forward"};
-  if (k->layout) attrs[na++] = (spec){.name = "layout", .kind = A_INT, .i = 1};
-  if (k->has_clip) attrs[na++] = (spec){.name = "clip", .kind = A_FLOAT, .f = k->clip};
-  if (k->input_forget) attrs[na++] = (spec){.name = "input_forget", .kind = A_INT, .i = 1};
-  if (k->kind == K_GRU) attrs[na++] = (spec){.name = "linear_before_reset", .kind = A_INT, .i = k->lbr};
+  attrs[na++] = (attr_spec){"hidden_size", A_INT, .i = H};
+  const char *dir = k->dirs == 2 ? "bidirectional" : k->reverse ? "reverse" : "forward";
+  attrs[na++] = (attr_spec){"direction", A_STR, .s = dir};
+  if (k->layout) attrs[na++] = (attr_spec){"layout", A_INT, .i = 1};
+  if (k->has_clip) attrs[na++] = (attr_spec){"clip", A_FLOAT, .f = k->clip};
+  if (k->input_forget) attrs[na++] = (attr_spec){"input_forget", A_INT, .i = 1};
+  if (k->kind == K_GRU) attrs[na++] = (attr_spec){"linear_before_reset", A_INT, .i = k->lbr};
   rcase kk = *k;
   if (k->set_acts) {
     /* a prefix of the alpha (beta) takers get explicit values, the rest keep their defaults */
@@ -411,9 +293,10 @@ static void rnn_case(const rcase *k) {
           kk.beta[dd][j] = betas[n_beta - 1];
         }
       }
-    attrs[na++] = (spec){.name = "activations", .kind = A_STRS, .strs = names, .n = k->dirs * k->n_act};
-    if (n_alpha) attrs[na++] = (spec){.name = "activation_alpha", .kind = A_FLOATS, .fs = alphas, .n = n_alpha};
-    if (n_beta) attrs[na++] = (spec){.name = "activation_beta", .kind = A_FLOATS, .fs = betas, .n = n_beta};
+    attrs[na++] = (attr_spec){"activations", A_STRS, .strs = names, .n = k->dirs * k->n_act};
+    if (n_alpha)
+      attrs[na++] = (attr_spec){"activation_alpha", A_FLOATS, .fs = alphas, .n = n_alpha};
+    if (n_beta) attrs[na++] = (attr_spec){"activation_beta", A_FLOATS, .fs = betas, .n = n_beta};
   }
   if (k->dirs == 1)
     for (int j = 0; j < 3; j++) { /* the reference reads direction 0 or 1 */
@@ -514,18 +397,18 @@ static void test_rnn_refusals(void) {
   int dtypes[5] = {1, 1, 1, 1, LADLE_INT32};
   const char *out_names[2] = {"Y", "Y_h"};
   char err[512];
-  spec bad_dir[] = {{.name = "direction", .kind = A_STR, .s = "sideways"}};
+  attr_spec bad_dir[] = {{"direction", A_STR, .s = "sideways"}};
   CHECK(build("RNN", 14, 3, in_names, dtypes, 2, out_names, 1, bad_dir, err, sizeof err) == NULL);
   const char *acts[] = {"Frobnicate"};
-  spec bad_act[] = {{.name = "activations", .kind = A_STRS, .strs = acts, .n = 1}};
+  attr_spec bad_act[] = {{"activations", A_STRS, .strs = acts, .n = 1}};
   CHECK(build("RNN", 14, 3, in_names, dtypes, 2, out_names, 1, bad_act, err, sizeof err) == NULL);
-  spec bad_layout[] = {{.name = "layout", .kind = A_INT, .i = 2}};
+  attr_spec bad_layout[] = {{"layout", A_INT, .i = 2}};
   CHECK(build("GRU", 14, 3, in_names, dtypes, 2, out_names, 1, bad_layout, err, sizeof err) == NULL);
 
   /* run-time: shapes that do not fit, and sequence lengths out of range */
   float x[2 * 3 * 4] = {0}, w[1 * 4 * 4] = {0}, r[1 * 4 * 4] = {0};
   int32_t lens[3] = {1, 5, 2};
-  spec hs[] = {{.name = "hidden_size", .kind = A_INT, .i = 4}};
+  attr_spec hs[] = {{"hidden_size", A_INT, .i = 4}};
   ladle_model *m = build("RNN", 14, 5, in_names, dtypes, 2, out_names, 1, hs, err, sizeof err);
   CHECK(m != NULL);
   if (!m) return;
@@ -646,7 +529,7 @@ static void einsum_ref(const ecase *e, double *const *x, double *y, int64_t *ny)
 static void einsum_case(const ecase *e, int dtype) {
   const char *in_names[3] = {"a", "b", "c"}, *out_names[1] = {"y"};
   int dtypes[3] = {dtype, dtype, dtype};
-  spec eq[] = {{.name = "equation", .kind = A_STR, .s = e->eq}};
+  attr_spec eq[] = {{"equation", A_STR, .s = e->eq}};
   char err[512];
   ladle_model *m = build("Einsum", 12, e->n_in, in_names, dtypes, 1, out_names, 1, eq, err, sizeof err);
   CHECK(m != NULL);
@@ -719,7 +602,7 @@ static void test_einsum_refusals(void) {
   ladle_tensor t[2] = {{LADLE_FLOAT, 2, {2, 3}, a}, {LADLE_FLOAT, 2, {3, 2}, b}};
   char err[512];
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    spec eq[] = {{.name = "equation", .kind = A_STR, .s = bad[i]}};
+    attr_spec eq[] = {{"equation", A_STR, .s = bad[i]}};
     ladle_model *m = build("Einsum", 12, 2, in_names, dtypes, 1, out_names, 1, eq, err, sizeof err);
     if (!m) {
       CHECK(true);
@@ -733,7 +616,7 @@ static void test_einsum_refusals(void) {
     ladle_model_free(m);
   }
   /* sizes that disagree */
-  spec eq[] = {{.name = "equation", .kind = A_STR, .s = "ij,ij->ij"}};
+  attr_spec eq[] = {{"equation", A_STR, .s = "ij,ij->ij"}};
   ladle_model *m = build("Einsum", 12, 2, in_names, dtypes, 1, out_names, 1, eq, err, sizeof err);
   CHECK(m != NULL);
   if (m) {

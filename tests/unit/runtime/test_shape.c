@@ -14,18 +14,14 @@
 #include "../check.h"
 #include "base/tpool.h"
 #include "ladle/ladle.h"
-#include "onnx.pb-c.h"
+#include "onnx_build.h"
 #include "runtime/ops/shape_common.h"
+#include "xorshift.h"
 
 /* --- the strided-copy engine against a reference ------------------------------------------ */
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
+static uint64_t rnd(void) { return xorshift64(&rng_state); }
 
 static void ref_copy(char *dst, const char *src, int nd, const int64_t *dims, const int64_t *st,
                      size_t esz) {
@@ -114,167 +110,14 @@ static void test_engine(void) {
   tpool_free(pool);
 }
 
-/* --- one-node models ---------------------------------------------------------------------- */
-
-enum { A_INT, A_INTS, A_STR, A_FLOAT, A_TENSOR_I64 };
-
-typedef struct spec {
-  const char *name;
-  int kind;
-  int64_t i;
-  const int64_t *v; /* A_INTS: n values; A_TENSOR_I64: one value in i */
-  int n;
-  const char *s;
-  float f;
-} spec;
-
-#define MAX_IO 8
-
-/* Builds `op` at `opset` with inputs i0..i(n_in-1) of the given dtypes (shape left open) and
- * outputs o0..o(n_out-1), loads it and opens a session with `threads`. */
-static ladle_session *one_node(ladle_model **m, const char *op, int opset, int n_in,
-                               const int *dtypes, int n_out, int n_attr, const spec *attrs,
-                               int threads) {
-  static char names[2 * MAX_IO][4];
-  Onnx__ModelProto model;
-  Onnx__GraphProto graph;
-  Onnx__OperatorSetIdProto opset_id, *opsets[1] = {&opset_id};
-  Onnx__NodeProto node, *nodes[1] = {&node};
-  Onnx__ValueInfoProto vin[MAX_IO], vout[MAX_IO], *pin[MAX_IO], *pout[MAX_IO];
-  Onnx__TypeProto types[MAX_IO];
-  Onnx__TypeProto__Tensor tts[MAX_IO];
-  Onnx__AttributeProto at[8], *pat[8];
-  Onnx__TensorProto tens[8];
-  int64_t tval[8];
-  char *in_names[MAX_IO], *out_names[MAX_IO];
-
-  onnx__model_proto__init(&model);
-  onnx__graph_proto__init(&graph);
-  onnx__operator_set_id_proto__init(&opset_id);
-  onnx__node_proto__init(&node);
-  opset_id.domain = "";
-  opset_id.has_version = 1;
-  opset_id.version = opset;
-  model.has_ir_version = 1;
-  model.ir_version = 8;
-  model.n_opset_import = 1;
-  model.opset_import = opsets;
-  model.graph = &graph;
-  graph.name = "g";
-  for (int i = 0; i < n_in; i++) {
-    snprintf(names[i], sizeof names[i], "i%d", i);
-    onnx__type_proto__tensor__init(&tts[i]);
-    tts[i].has_elem_type = 1;
-    tts[i].elem_type = dtypes[i];
-    onnx__type_proto__init(&types[i]);
-    types[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    types[i].tensor_type = &tts[i];
-    onnx__value_info_proto__init(&vin[i]);
-    vin[i].name = names[i];
-    vin[i].type = &types[i];
-    pin[i] = &vin[i];
-    in_names[i] = names[i];
-  }
-  for (int i = 0; i < n_out; i++) {
-    snprintf(names[MAX_IO + i], sizeof names[0], "o%d", i);
-    onnx__value_info_proto__init(&vout[i]);
-    vout[i].name = names[MAX_IO + i];
-    pout[i] = &vout[i];
-    out_names[i] = names[MAX_IO + i];
-  }
-  for (int k = 0; k < n_attr; k++) {
-    onnx__attribute_proto__init(&at[k]);
-    at[k].name = (char *)attrs[k].name;
-    at[k].has_type = 1;
-    switch (attrs[k].kind) {
-      case A_INT:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
-        at[k].has_i = 1;
-        at[k].i = attrs[k].i;
-        break;
-      case A_INTS:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
-        at[k].n_ints = (size_t)attrs[k].n;
-        at[k].ints = (int64_t *)attrs[k].v;
-        break;
-      case A_STR:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
-        at[k].has_s = 1;
-        at[k].s.data = (uint8_t *)attrs[k].s;
-        at[k].s.len = strlen(attrs[k].s);
-        break;
-      case A_FLOAT:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
-        at[k].has_f = 1;
-        at[k].f = attrs[k].f;
-        break;
-      default:
-        at[k].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR;
-        onnx__tensor_proto__init(&tens[k]);
-        tens[k].has_data_type = 1;
-        tens[k].data_type = LADLE_INT64;
-        tens[k].n_dims = 0;
-        tval[k] = attrs[k].i;
-        tens[k].n_int64_data = 1;
-        tens[k].int64_data = &tval[k];
-        at[k].t = &tens[k];
-    }
-    pat[k] = &at[k];
-  }
-  node.op_type = (char *)op;
-  node.name = "n";
-  node.n_input = (size_t)n_in;
-  node.input = in_names;
-  node.n_output = (size_t)n_out;
-  node.output = out_names;
-  node.n_attribute = (size_t)n_attr;
-  node.attribute = pat;
-  graph.n_node = 1;
-  graph.node = nodes;
-  graph.n_input = (size_t)n_in;
-  graph.input = pin;
-  graph.n_output = (size_t)n_out;
-  graph.output = pout;
-
-  size_t len = onnx__model_proto__get_packed_size(&model);
-  unsigned char *buf = malloc(len);
-  onnx__model_proto__pack(&model, buf);
-  char err[512];
-  *m = NULL;
-  ladle_status st = ladle_model_load_buffer(buf, len, NULL, m, err, sizeof err);
-  free(buf);
-  if (st) {
-    fprintf(stderr, "load %s: %s\n", op, err);
-    return NULL;
-  }
-  return ladle_session_new(*m, threads);
-}
-
-static const char *in_names[MAX_IO] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
-
-/* Runs op once on the given inputs; returns the status, with the session in *s (output and
- * message readable) to be closed by done(). */
-static ladle_status run_op(ladle_model **m, ladle_session **s, const char *op, int opset,
-                           int n_in, const ladle_tensor *in, int n_out, int n_attr,
-                           const spec *attrs) {
-  int dtypes[MAX_IO];
-  for (int i = 0; i < n_in; i++) dtypes[i] = in[i].dtype;
-  *s = one_node(m, op, opset, n_in, dtypes, n_out, n_attr, attrs, 2);
-  if (!*s) return LADLE_ERR_INTERNAL;
-  return ladle_session_run(*s, n_in, in_names, in);
-}
-
-static void done(ladle_model *m, ladle_session *s) {
-  ladle_session_free(s);
-  ladle_model_free(m);
-}
+/* --- one-node models: onnx_build.h's run_op, with 2 threads here -------------------------- */
 
 /* Expects op to fail with st and a message containing `needle`. */
 static void expect_fail(const char *op, int opset, int n_in, const ladle_tensor *in, int n_attr,
-                        const spec *attrs, ladle_status want, const char *needle) {
+                        const attr_spec *attrs, ladle_status want, const char *needle) {
   ladle_model *m;
   ladle_session *s;
-  ladle_status st = run_op(&m, &s, op, opset, n_in, in, 1, n_attr, attrs);
+  ladle_status st = run_op(&m, &s, op, opset, n_in, in, 1, n_attr, attrs, 2);
   bool ok = st == want && s && strstr(ladle_session_errmsg(s), needle);
   if (!ok)
     fprintf(stderr, "%s: status %d, message '%s'\n", op, st, s ? ladle_session_errmsg(s) : "");
@@ -294,8 +137,8 @@ static void test_transpose_session(void) {
   for (int k = 0; k < 2; k++) {
     ladle_model *m;
     ladle_session *s;
-    spec a = {"perm", A_INTS, 0, perms[k], 4, NULL, 0};
-    CHECK(run_op(&m, &s, "Transpose", 13, 1, &in, 1, 1, &a) == LADLE_OK);
+    attr_spec a = {"perm", A_INTS, .ints = perms[k], .n = 4};
+    CHECK(run_op(&m, &s, "Transpose", 13, 1, &in, 1, 1, &a, 2) == LADLE_OK);
     const ladle_tensor *y = s ? ladle_session_output(s, 0) : NULL;
     int bad = !y;
     for (int64_t i = 0; y && i < n; i++) {
@@ -328,22 +171,23 @@ static void test_strings(void) {
   ladle_model *m;
   ladle_session *s;
 
-  CHECK(run_op(&m, &s, "Transpose", 13, 1, &x, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Transpose", 13, 1, &x, 1, 0, NULL, 2) == LADLE_OK);
   static const char *tr[6] = {"a", "dddd", "bb", "e", "ccc", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 6, tr));
-  CHECK(ladle_session_run(s, 1, in_names, &x) == LADLE_OK); /* the second run frees the first's */
+  /* the second run frees the first's */
+  CHECK(ladle_session_run(s, 1, node_in_names, &x) == LADLE_OK);
   done(m, s);
 
   ladle_tensor two[2] = {x, x};
-  spec ax1 = {"axis", A_INT, 1, NULL, 0, NULL, 0};
-  CHECK(run_op(&m, &s, "Concat", 13, 2, two, 1, 1, &ax1) == LADLE_OK);
+  attr_spec ax1 = {"axis", A_INT, .i = 1};
+  CHECK(run_op(&m, &s, "Concat", 13, 2, two, 1, 1, &ax1, 2) == LADLE_OK);
   static const char *cc[12] = {"a", "bb", "ccc", "a", "bb", "ccc", "dddd", "e", "ff", "dddd", "e", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 12, cc));
   done(m, s);
 
   int64_t idx[3] = {2, -3, 2};
   ladle_tensor gi[2] = {x, {LADLE_INT64, 1, {3}, idx}};
-  CHECK(run_op(&m, &s, "Gather", 13, 2, gi, 1, 1, &ax1) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Gather", 13, 2, gi, 1, 1, &ax1, 2) == LADLE_OK);
   static const char *ga[6] = {"ccc", "a", "ccc", "ff", "dddd", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 6, ga));
   done(m, s);
@@ -351,26 +195,26 @@ static void test_strings(void) {
   int64_t st0[1] = {-1}, en0[1] = {INT64_MIN}, axs[1] = {1}, stp[1] = {-2};
   ladle_tensor si[5] = {x, {LADLE_INT64, 1, {1}, st0}, {LADLE_INT64, 1, {1}, en0},
                         {LADLE_INT64, 1, {1}, axs}, {LADLE_INT64, 1, {1}, stp}};
-  CHECK(run_op(&m, &s, "Slice", 13, 5, si, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Slice", 13, 5, si, 1, 0, NULL, 2) == LADLE_OK);
   static const char *sl[4] = {"ccc", "a", "ff", "dddd"};
   CHECK(strs_are(ladle_session_output(s, 0), 4, sl));
   done(m, s);
 
   int64_t pads[4] = {0, 1, 0, 0};
   ladle_tensor pi[2] = {x, {LADLE_INT64, 1, {4}, pads}};
-  spec edge = {"mode", A_STR, 0, NULL, 0, "edge", 0};
-  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 1, &edge) == LADLE_OK);
+  attr_spec edge = {"mode", A_STR, .s = "edge"};
+  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 1, &edge, 2) == LADLE_OK);
   static const char *pe[8] = {"a", "a", "bb", "ccc", "dddd", "dddd", "e", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 8, pe));
   done(m, s);
-  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 0, NULL) == LADLE_OK); /* constant: "" */
+  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 0, NULL, 2) == LADLE_OK); /* constant: "" */
   static const char *pc[8] = {"", "a", "bb", "ccc", "", "dddd", "e", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 8, pc));
   done(m, s);
 
   int64_t shp[3] = {2, 2, 3};
   ladle_tensor ei[2] = {x, {LADLE_INT64, 1, {3}, shp}};
-  CHECK(run_op(&m, &s, "Expand", 13, 2, ei, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Expand", 13, 2, ei, 1, 0, NULL, 2) == LADLE_OK);
   static const char *ex[12] = {"a", "bb", "ccc", "dddd", "e", "ff", "a", "bb", "ccc", "dddd", "e", "ff"};
   CHECK(strs_are(ladle_session_output(s, 0), 12, ex));
   done(m, s);
@@ -384,7 +228,7 @@ static void test_hostile(void) {
 
   int64_t big_idx[1] = {3};
   ladle_tensor g[2] = {x, {LADLE_INT64, 1, {1}, big_idx}};
-  spec ax1 = {"axis", A_INT, 1, NULL, 0, NULL, 0}, ax5 = {"axis", A_INT, 5, NULL, 0, NULL, 0};
+  attr_spec ax1 = {"axis", A_INT, .i = 1}, ax5 = {"axis", A_INT, .i = 5};
   expect_fail("Gather", 13, 2, g, 1, &ax1, LADLE_ERR_INVALID, "out of range");
   expect_fail("Gather", 13, 2, g, 1, &ax5, LADLE_ERR_INVALID, "axis 5");
   int32_t neg32[1] = {-4};
@@ -421,7 +265,8 @@ static void test_hostile(void) {
   {
     ladle_model *m;
     ladle_session *s;
-    CHECK(run_op(&m, &s, "Range", 11, 3, rg2, 1, 0, NULL) == LADLE_OK); /* 3 values, no overflow */
+    /* 3 values, no overflow */
+    CHECK(run_op(&m, &s, "Range", 11, 3, rg2, 1, 0, NULL, 2) == LADLE_OK);
     const ladle_tensor *y = s ? ladle_session_output(s, 0) : NULL;
     CHECK(y && y->dims[0] == 3 && ((int64_t *)y->data)[2] == INT64_MAX - 1);
     done(m, s);
@@ -451,7 +296,7 @@ static void test_hostile(void) {
     ladle_model *m;
     ladle_session *s;
     ladle_tensor in2[2] = {vast, zaxis};
-    ladle_status st = run_op(&m, &s, empty_ops[i], 14, i == 3 ? 2 : 1, in2, 1, 0, NULL);
+    ladle_status st = run_op(&m, &s, empty_ops[i], 14, i == 3 ? 2 : 1, in2, 1, 0, NULL, 2);
     /* a permuted shape like [4,2^40,2^40,0] may be refused by op_out's size check (SHAPE) */
     CHECK(st == LADLE_OK || (i == 0 && st == LADLE_ERR_SHAPE));
     done(m, s);
@@ -463,15 +308,16 @@ static void test_hostile(void) {
   ladle_tensor slv[4] = {vast, {LADLE_INT64, 1, {1}, sl_s}, {LADLE_INT64, 1, {1}, sl_e}, {LADLE_INT64, 1, {1}, sl_a}};
   ladle_tensor gv[2] = {vast, {LADLE_INT64, 1, {2}, gidx}};
   ladle_tensor cv[2] = {vast, vast};
-  struct { const char *op; int n; ladle_tensor *in; int na; spec a; } cases[] = {
+  struct { const char *op; int n; ladle_tensor *in; int na; attr_spec a; } cases[] = {
       {"Tile", 2, tl, 0, {0}}, {"Pad", 2, pdv, 0, {0}}, {"Slice", 4, slv, 0, {0}},
-      {"Gather", 2, gv, 1, {"axis", A_INT, 3, NULL, 0, NULL, 0}},
-      {"Concat", 2, cv, 1, {"axis", A_INT, 2, NULL, 0, NULL, 0}},
+      {"Gather", 2, gv, 1, {"axis", A_INT, .i = 3}},
+      {"Concat", 2, cv, 1, {"axis", A_INT, .i = 2}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     ladle_model *m;
     ladle_session *s;
-    ladle_status st = run_op(&m, &s, cases[i].op, 14, cases[i].n, cases[i].in, 1, cases[i].na, &cases[i].a);
+    ladle_status st = run_op(&m, &s, cases[i].op, 14, cases[i].n, cases[i].in, 1, cases[i].na,
+                             &cases[i].a, 2);
     if (st) fprintf(stderr, "%s on an empty tensor: %s\n", cases[i].op, s ? ladle_session_errmsg(s) : "");
     CHECK(st == LADLE_OK);
     done(m, s);
@@ -490,11 +336,11 @@ static void test_hostile(void) {
   expect_fail("Unsqueeze", 13, 2, us, 0, NULL, LADLE_ERR_INVALID, "twice");
   expect_fail("Squeeze", 13, 2, us, 0, NULL, LADLE_ERR_SHAPE, "squeeze");
   static const int64_t badperm[2] = {0, 0};
-  spec bp = {"perm", A_INTS, 0, badperm, 2, NULL, 0};
+  attr_spec bp = {"perm", A_INTS, .ints = badperm, .n = 2};
   expect_fail("Transpose", 13, 1, &x, 1, &bp, LADLE_ERR_INVALID, "permutation");
   int64_t sp[2] = {1, 1};
   ladle_tensor sl[2] = {x, {LADLE_INT64, 1, {2}, sp}};
-  spec ax9 = {"axis", A_INT, 9, NULL, 0, NULL, 0};
+  attr_spec ax9 = {"axis", A_INT, .i = 9};
   expect_fail("Split", 13, 2, sl, 1, &ax9, LADLE_ERR_INVALID, "axis 9");
   int64_t k0 = 0;
   ladle_tensor cs[2] = {x, {LADLE_INT64, 0, {0}, &k0}};
@@ -505,7 +351,7 @@ static void test_hostile(void) {
   expect_fail("Range", 11, 3, zr, 0, NULL, LADLE_ERR_INVALID, "delta");
   float x4[16] = {0};
   ladle_tensor t4 = {LADLE_FLOAT, 4, {1, 4, 2, 2}, x4};
-  spec blk = {"blocksize", A_INT, 0, NULL, 0, NULL, 0};
+  attr_spec blk = {"blocksize", A_INT, .i = 0};
   expect_fail("DepthToSpace", 13, 1, &t4, 1, &blk, LADLE_ERR_INVALID, "blocksize");
   blk.i = 3;
   expect_fail("SpaceToDepth", 13, 1, &t4, 1, &blk, LADLE_ERR_SHAPE, "divisible");
@@ -518,7 +364,7 @@ static void test_hostile(void) {
   {
     ladle_model *m;
     ladle_session *s;
-    CHECK(run_op(&m, &s, "Slice", 13, 5, sc, 1, 0, NULL) == LADLE_OK);
+    CHECK(run_op(&m, &s, "Slice", 13, 5, sc, 1, 0, NULL, 2) == LADLE_OK);
     const ladle_tensor *y = s ? ladle_session_output(s, 0) : NULL;
     CHECK(y && y->dims[0] == 1 && y->dims[1] == 1 && ((float *)y->data)[0] == 3.0f);
     done(m, s);
@@ -534,14 +380,14 @@ static void test_values(void) {
   float xv[12];
   for (int i = 0; i < 12; i++) xv[i] = (float)i;
   ladle_tensor x = {LADLE_FLOAT, 2, {2, 6}, xv};
-  spec ax1 = {"axis", A_INT, 1, NULL, 0, NULL, 0};
-  CHECK(run_op(&m, &s, "Split", 13, 1, &x, 3, 1, &ax1) == LADLE_OK);
+  attr_spec ax1 = {"axis", A_INT, .i = 1};
+  CHECK(run_op(&m, &s, "Split", 13, 1, &x, 3, 1, &ax1, 2) == LADLE_OK);
   const ladle_tensor *y2 = s ? ladle_session_output(s, 2) : NULL;
   CHECK(y2 && y2->dims[1] == 2 && ((float *)y2->data)[0] == 4 && ((float *)y2->data)[3] == 11);
   done(m, s);
   int64_t shp[3] = {0, -1, 2};
   ladle_tensor rs[2] = {x, {LADLE_INT64, 1, {3}, shp}};
-  CHECK(run_op(&m, &s, "Reshape", 14, 2, rs, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Reshape", 14, 2, rs, 1, 0, NULL, 2) == LADLE_OK);
   const ladle_tensor *y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && y->ndim == 3 && y->dims[0] == 2 && y->dims[1] == 3 && y->dims[2] == 2);
   done(m, s);
@@ -550,8 +396,8 @@ static void test_values(void) {
   int64_t none_axes[1] = {0};
   int64_t pads[2] = {4, -1};
   ladle_tensor pi[2] = {{LADLE_FLOAT, 1, {3}, pv}, {LADLE_INT64, 1, {2}, pads}};
-  spec refl = {"mode", A_STR, 0, NULL, 0, "reflect", 0};
-  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 1, &refl) == LADLE_OK);
+  attr_spec refl = {"mode", A_STR, .s = "reflect"};
+  CHECK(run_op(&m, &s, "Pad", 13, 2, pi, 1, 1, &refl, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   static const float want[6] = {1, 2, 3, 2, 1, 2};
   CHECK(y && y->dims[0] == 6 && memcmp(y->data, want, sizeof want) == 0);
@@ -559,7 +405,7 @@ static void test_values(void) {
   /* NonZero on float16 counts -0.0 as zero */
   uint16_t h[4] = {0x8000, 0x3c00, 0x0000, 0x0001};
   ladle_tensor hx = {LADLE_FLOAT16, 1, {4}, h};
-  CHECK(run_op(&m, &s, "NonZero", 13, 1, &hx, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "NonZero", 13, 1, &hx, 1, 0, NULL, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && y->dims[0] == 1 && y->dims[1] == 2 && ((int64_t *)y->data)[0] == 1 && ((int64_t *)y->data)[1] == 3);
   done(m, s);
@@ -567,29 +413,29 @@ static void test_values(void) {
   int32_t big[3] = {INT32_MAX, 1, 1};
   int64_t ax0 = 0;
   ladle_tensor ci[2] = {{LADLE_INT32, 1, {3}, big}, {LADLE_INT64, 0, {0}, &ax0}};
-  CHECK(run_op(&m, &s, "CumSum", 14, 2, ci, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "CumSum", 14, 2, ci, 1, 0, NULL, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && ((int32_t *)y->data)[1] == INT32_MIN);
   done(m, s);
   int64_t sidx[2] = {0, 0};
   int32_t supd[2] = {INT32_MAX, INT32_MAX};
-  spec mul = {"reduction", A_STR, 0, NULL, 0, "mul", 0};
+  attr_spec mul = {"reduction", A_STR, .s = "mul"};
   ladle_tensor sn[3] = {{LADLE_INT32, 1, {3}, big}, {LADLE_INT64, 2, {2, 1}, sidx}, {LADLE_INT32, 1, {2}, supd}};
-  CHECK(run_op(&m, &s, "ScatterND", 16, 3, sn, 1, 1, &mul) == LADLE_OK);
+  CHECK(run_op(&m, &s, "ScatterND", 16, 3, sn, 1, 1, &mul, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && ((int32_t *)y->data)[0] == INT32_MAX && ((int32_t *)y->data)[1] == 1);
   done(m, s);
   /* Squeeze with an empty axes list removes every 1 (as ONNX Runtime does) */
   ladle_tensor sq[2] = {{LADLE_FLOAT, 3, {1, 3, 1}, pv}, {LADLE_INT64, 1, {0}, none_axes}};
-  CHECK(run_op(&m, &s, "Squeeze", 13, 2, sq, 1, 0, NULL) == LADLE_OK);
+  CHECK(run_op(&m, &s, "Squeeze", 13, 2, sq, 1, 0, NULL, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && y->ndim == 1 && y->dims[0] == 3);
   done(m, s);
   /* ConstantOfShape with an int64 value and an empty shape (a scalar) */
   int64_t none[1] = {0};
   ladle_tensor es = {LADLE_INT64, 1, {0}, none};
-  spec val = {"value", A_TENSOR_I64, 7, NULL, 0, NULL, 0};
-  CHECK(run_op(&m, &s, "ConstantOfShape", 9, 1, &es, 1, 1, &val) == LADLE_OK);
+  attr_spec val = {"value", A_TENSOR, .i = 7};
+  CHECK(run_op(&m, &s, "ConstantOfShape", 9, 1, &es, 1, 1, &val, 2) == LADLE_OK);
   y = s ? ladle_session_output(s, 0) : NULL;
   CHECK(y && y->ndim == 0 && y->dtype == LADLE_INT64 && *(int64_t *)y->data == 7);
   done(m, s);
