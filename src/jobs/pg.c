@@ -21,9 +21,16 @@
 #include "jobs/pgwork.h"
 #include "runtime/tensor.h"
 
+#define BOOLOID 16
+#define NAMEOID 19
 #define INT8OID 20
 #define INT2OID 21
 #define INT4OID 23
+#define TEXTOID 25
+#define FLOAT4OID 700
+#define FLOAT8OID 701
+#define BPCHAROID 1042
+#define VARCHAROID 1043
 
 static void quote_ident(PGconn *c, char *out, size_t len, const char *name) {
   char *q = PQescapeIdentifier(c, name, strlen(name));
@@ -80,7 +87,73 @@ typedef struct pg_source {
   PGconn *c;
   char *query;
   bool done;
+  /* Rows come in binary when every column's type has a binary form read here (floats,
+   * integers, booleans, text): no float-to-text on the server, no strtod here. Any other type
+   * (numeric, say) and the whole cursor is fetched as text. */
+  bool binary;
+  Oid *types;
 } pg_source;
+
+static bool binary_type(Oid t) {
+  return t == FLOAT8OID || t == FLOAT4OID || t == INT8OID || t == INT4OID || t == INT2OID ||
+         t == BOOLOID || t == TEXTOID || t == VARCHAROID || t == BPCHAROID || t == NAMEOID;
+}
+
+static bool is_text_type(Oid t) {
+  return t == TEXTOID || t == VARCHAROID || t == BPCHAROID || t == NAMEOID;
+}
+
+static uint64_t be_u64(const unsigned char *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+static uint32_t be_u32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A binary integer field as an int64 (false when its length does not fit its type). */
+static bool bin_int(Oid t, const unsigned char *p, int len, int64_t *v) {
+  if (t == INT8OID && len == 8) *v = (int64_t)be_u64(p);
+  else if (t == INT4OID && len == 4) *v = (int32_t)be_u32(p);
+  else if (t == INT2OID && len == 2) *v = (int16_t)(uint16_t)(p[0] << 8 | p[1]);
+  else return false;
+  return true;
+}
+
+/* One binary feature value into the chunk (text columns are parsed as numbers, as in text mode). */
+static void bin_feature(pg_source *s, chunk *c, int64_t row, int f, int col, const PGresult *r,
+                        int i) {
+  double *cell = &c->x[row * c->n_cols + f];
+  const char *name = s->base.col_names[col];
+  if (PQgetisnull(r, i, col)) {
+    chunk_set_text(c, row, f, name, NULL);
+    return;
+  }
+  const unsigned char *p = (const unsigned char *)PQgetvalue(r, i, col);
+  int len = PQgetlength(r, i, col);
+  Oid t = s->types[col];
+  int64_t iv;
+  if (t == FLOAT8OID && len == 8) {
+    uint64_t u = be_u64(p);
+    memcpy(cell, &u, sizeof *cell);
+  } else if (t == FLOAT4OID && len == 4) {
+    uint32_t u = be_u32(p);
+    float fv;
+    memcpy(&fv, &u, sizeof fv);
+    *cell = fv;
+  } else if (bin_int(t, p, len, &iv)) {
+    *cell = (double)iv;
+  } else if (t == BOOLOID && len == 1) {
+    *cell = p[0] != 0;
+  } else if (is_text_type(t)) {
+    chunk_set_text(c, row, f, name, (const char *)p); /* libpq ends every value with a NUL */
+  } else {
+    *cell = NAN;
+    chunk_row_fail(c, row, "column '%s': unexpected binary value", name);
+  }
+}
 
 static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
   pg_source *s = (pg_source *)s0;
@@ -91,7 +164,7 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
     snprintf(sql, sizeof sql, "FETCH ALL FROM ladle_cur");
   else
     snprintf(sql, sizeof sql, "FETCH FORWARD %lld FROM ladle_cur", (long long)max_rows);
-  PGresult *r = PQexec(s->c, sql);
+  PGresult *r = PQexecParams(s->c, sql, 0, NULL, NULL, NULL, NULL, s->binary ? 1 : 0);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     err_set(e, LADLE_ERR_IO, "postgresql source: %s", PQerrorMessage(s->c));
     PQclear(r);
@@ -99,7 +172,30 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
   }
   int n = PQntuples(r);
   if (n < max_rows) s->done = true;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < n && s->binary; i++) {
+    char num[32];
+    const char *key = "";
+    bool null_key = s0->key_col >= 0 && PQgetisnull(r, i, s0->key_col);
+    int64_t kv;
+    if (s0->key_col >= 0 && !null_key) {
+      const char *kp = PQgetvalue(r, i, s0->key_col);
+      if (bin_int(s->types[s0->key_col], (const unsigned char *)kp, PQgetlength(r, i, s0->key_col), &kv)) {
+        snprintf(num, sizeof num, "%lld", (long long)kv);
+        key = num;
+      } else {
+        key = kp; /* a text key (binary text is the text itself) */
+      }
+    }
+    int64_t row = chunk_add_row(c, key, strlen(key));
+    if (row < 0) {
+      PQclear(r);
+      err_set(e, LADLE_ERR_NOMEM, "out of memory");
+      return -1;
+    }
+    if (null_key) chunk_row_fail(c, row, "key column '%s' is NULL", s0->col_names[s0->key_col]);
+    for (int f = 0; f < s0->n_features; f++) bin_feature(s, c, row, f, s0->feature_cols[f], r, i);
+  }
+  for (int i = 0; i < n && !s->binary; i++) {
     const char *key = s0->key_col >= 0 ? PQgetvalue(r, i, s0->key_col) : "";
     bool null_key = s0->key_col >= 0 && PQgetisnull(r, i, s0->key_col);
     int64_t row = chunk_add_row(c, key, strlen(key));
@@ -136,6 +232,7 @@ static void pgs_close(source *s0) {
     PQfinish(s->c);
   }
   free(s->query);
+  free(s->types);
   source_free_common(s0);
   free(s);
 }
@@ -205,6 +302,12 @@ ladle_status pg_source_open(const source_opts *o, source **out, errbuf *e) {
   if (!st && s->base.key_col >= 0) {
     Oid t = PQftype(d, s->base.key_col);
     s->base.key_is_int = t == INT8OID || t == INT4OID || t == INT2OID;
+  }
+  if (!st && !(s->types = calloc((size_t)s->base.n_cols, sizeof(Oid)))) st = LADLE_ERR_NOMEM;
+  s->binary = !st;
+  for (int i = 0; !st && i < s->base.n_cols; i++) {
+    s->types[i] = PQftype(d, i);
+    s->binary &= binary_type(s->types[i]);
   }
   PQclear(d);
 out:

@@ -303,6 +303,48 @@ def test_postgresql_source_and_sink(pg, tmp):
         [["ok", "3000"], ["ok", "3000"]]
 
 
+def test_postgresql_column_types_binary_and_text(pg, tmp):
+    """Features of every common type (double, real, integer, smallint, bigint, boolean, numbers
+    held as text), a NULL and a non-number: read in binary (all types have a binary form here)
+    and, with a numeric column in the query, as text; both give ladle predict's outputs."""
+    n = 400
+    X = features(n, seed=9).astype(np.float64)
+    X[:, 2] = np.round(X[:, 2] * 100)     # integer
+    X[:, 3] = np.round(X[:, 3] * 10)      # smallint
+    X[:, 4] = np.round(X[:, 4] * 1000)    # bigint
+    X[:, 5] = (X[:, 5] > 0).astype(float)  # boolean
+    X[:, 1] = X[:, 1].astype(np.float32)  # real
+    types = ["double precision", "real", "integer", "smallint", "bigint", "boolean", "text"]
+    types += ["double precision"] * (N_FEAT - len(types))
+    cols = ", ".join(f"f{i} {t}" for i, t in enumerate(types))
+    pg.psql(f"DROP TABLE IF EXISTS feats_t; CREATE TABLE feats_t (id integer PRIMARY KEY, {cols})")
+    path = os.path.join(tmp, "t.csv")
+    with open(path, "w") as f:
+        for i in range(n):
+            vals = [repr(float(v)) for v in X[i]]
+            vals[2], vals[3], vals[4] = (str(int(X[i, c])) for c in (2, 3, 4))
+            vals[5] = "true" if X[i, 5] else "false"
+            vals[6] = f" {X[i, 6]!r} "  # text with blanks around a number: still a number
+            if i == 7:
+                vals[0] = ""  # NULL
+            if i == 8:
+                vals[6] = "abc"
+            f.write(f"{i + 1}," + ",".join(vals) + "\n")
+    subprocess.run(["psql", pg.uri, "-X", "-q", "-c", f"\\copy feats_t FROM '{path}' CSV"], check=True)
+    ref = reference(X.astype(np.float32), tmp)
+    numeric_query = "SELECT id, " + ", ".join(
+        "f7::numeric AS f7" if i == 7 else f"f{i}" for i in range(N_FEAT)) + " FROM feats_t"
+    for table, query in (("preds_bin", "SELECT * FROM feats_t"), ("preds_txt", numeric_query)):
+        s = summary(run(["batch", "--model", MLP, "--source", pg.uri, "--query", query, "--key",
+                         "id", "--sink", pg.uri, "--table", table, "--chunk-size", "150"]))
+        assert s["predicted"] == n - 2 and s["errors"] == 2, (table, s)
+        keys, got = pg_vectors(pg, table)
+        assert keys == [k for k in range(1, n + 1) if k not in (8, 9)]
+        np.testing.assert_allclose(got, ref[[k - 1 for k in keys]], rtol=1e-5, atol=1e-6)
+        errs = dict(pg.psql(f"SELECT key, reason FROM {table}_errors ORDER BY key"))
+        assert set(errs) == {"8", "9"} and "NULL" in errs["8"] and "abc" in errs["9"], errs
+
+
 def test_two_processes_split_a_postgresql_job_one_killed(pg, tmp):
     X = features(30000, seed=4)
     make_pg(pg, "feats_b", X)
