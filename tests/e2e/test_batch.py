@@ -226,6 +226,51 @@ def test_queries_are_split_only_where_exact_and_wrapped_only_where_unambiguous(t
         np.testing.assert_allclose(got, ref[idx], rtol=1e-6, atol=1e-7)
 
 
+def test_sigint_stops_after_the_chunks_in_flight_and_records_it(tmp):
+    """SIGINT (or SIGTERM) ends the job cleanly: chunks already read are written whole, the exit
+    status is 130, the summary and ladle_batch_runs say "interrupted", and a rerun finishes."""
+    X = features(60000, seed=11)
+    db = os.path.join(tmp, "f.db")
+    make_sqlite(db, X)
+    args = ["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query", "SELECT * FROM feats",
+            "--key", "id", "--sink", f"sqlite:///{db}", "--table", "preds", "--chunk-size", "20",
+            "--readers", "2", "--no-progress", "--only-missing"]
+
+    def count():
+        try:
+            return sqlite3.connect(db, timeout=5).execute("SELECT count(*) FROM preds").fetchone()[0]
+        except sqlite3.OperationalError:  # no table yet
+            return 0
+
+    interrupted = 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        before = count()
+        proc = subprocess.Popen([ladle_path()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.poll() is None and count() < before + 500:
+            time.sleep(0.005)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        n = count()
+        if proc.returncode == 0:  # it finished before the signal landed: nothing to check
+            assert n == 60000
+            continue
+        assert proc.returncode == 130, err
+        s = json.loads(out.strip().splitlines()[-1])
+        assert s["status"] == "interrupted" and before < n < 60000 and n % 20 == 0, (s, n)
+        assert s["predicted"] == n - before
+        interrupted += 1
+        last = sqlite3.connect(db).execute(
+            "SELECT status FROM ladle_batch_runs ORDER BY id DESC LIMIT 1").fetchone()
+        assert last == ("interrupted",)
+    assert interrupted, "both jobs ended before their signal: nothing was tested"
+    run(args)
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*), count(DISTINCT id) FROM preds").fetchone() == (60000, 60000)
+    assert con.execute("SELECT status FROM ladle_batch_runs ORDER BY id DESC LIMIT 1").fetchone() == ("ok",)
+
+
 def test_csv_to_jsonl_and_max_errors(tmp):
     X = features(50, seed=2)
     src = os.path.join(tmp, "in.csv")
