@@ -632,7 +632,8 @@ ladle_status batch_run(const batch_opts *o, batch_result *res, errbuf *e) {
   j.workers_left = n_workers;
   j.readers_left = n_readers;
   for (; readers_started < n_readers; readers_started++)
-    if (pthread_create(&readers[readers_started].thread, NULL, reader_main, &readers[readers_started]) != 0)
+    if (pthread_create(&readers[readers_started].thread, NULL, reader_main,
+                       &readers[readers_started]) != 0)
       break;
   if (readers_started < n_readers) {
     st = err_set(e, LADLE_ERR_INTERNAL, "cannot start the reader threads");

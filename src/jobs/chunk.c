@@ -355,7 +355,8 @@ size_t jobs_format_text(const ladle_tensor *t, int64_t r, int64_t width, char *b
 
 const char *jobs_text(const ladle_tensor *t, int64_t r, int64_t width, bool json, char *buf,
                       size_t len, char **spill, size_t *spill_cap, size_t *n) {
-  size_t need = json ? jobs_format_value(t, r, width, buf, len) : jobs_format_text(t, r, width, buf, len);
+  size_t need = json ? jobs_format_value(t, r, width, buf, len)
+                      : jobs_format_text(t, r, width, buf, len);
   *n = need;
   if (need < len) return buf;
   if (need + 1 > *spill_cap) {

@@ -451,7 +451,8 @@ static ladle_status fk_write(sink *k0, const chunk *c, const ladle_tensor *outpu
               return err_set(e, LADLE_ERR_NOMEM, "out of memory");
             }
         } else {
-          memcpy((char *)a->data + row * (size_t)k->acc_rows, (const char *)t->data + row * (size_t)g, row);
+          memcpy((char *)a->data + row * (size_t)k->acc_rows,
+                 (const char *)t->data + row * (size_t)g, row);
         }
         a->dtype = t->dtype;
         a->ndim = 2;
@@ -487,8 +488,9 @@ static ladle_status fk_finish(sink *k0, errbuf *e) {
       if (k->acc[i].data && npy_write_file(path, &k->acc[i], e) != LADLE_OK) return LADLE_ERR_IO;
     }
   }
-  if ((k->f && (fflush(k->f) != 0 || ferror(k->f))) || (k->errf && (fflush(k->errf) != 0 || ferror(k->errf))))
-    return err_set(e, LADLE_ERR_IO, "writing '%s' failed", k->path);
+  bool bad = (k->f && (fflush(k->f) != 0 || ferror(k->f))) ||
+             (k->errf && (fflush(k->errf) != 0 || ferror(k->errf)));
+  if (bad) return err_set(e, LADLE_ERR_IO, "writing '%s' failed", k->path);
   return LADLE_OK;
 }
 
@@ -496,7 +498,8 @@ static void fk_close(sink *k0) {
   file_sink *k = (file_sink *)k0;
   for (int i = 0; k->acc && i < k0->n_out; i++) {
     if (k->acc[i].dtype == LADLE_STRING)
-      for (int64_t n = 0; n < k->acc_rows * k0->out[i].width; n++) free(((char **)k->acc[i].data)[n]);
+      for (int64_t n = 0; n < k->acc_rows * k0->out[i].width; n++)
+        free(((char **)k->acc[i].data)[n]);
     free(k->acc[i].data);
   }
   free(k->acc);
@@ -509,7 +512,8 @@ static void fk_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt fk_vt = {fk_prepare, fk_write, fk_existing, fk_record_run, fk_close, fk_finish};
+static const sink_vt fk_vt = {fk_prepare,    fk_write, fk_existing,
+                               fk_record_run, fk_close, fk_finish};
 
 ladle_status file_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st = LADLE_OK;

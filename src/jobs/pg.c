@@ -179,7 +179,8 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
     int64_t kv;
     if (s0->key_col >= 0 && !null_key) {
       const char *kp = PQgetvalue(r, i, s0->key_col);
-      if (bin_int(s->types[s0->key_col], (const unsigned char *)kp, PQgetlength(r, i, s0->key_col), &kv)) {
+      int klen = PQgetlength(r, i, s0->key_col);
+      if (bin_int(s->types[s0->key_col], (const unsigned char *)kp, klen, &kv)) {
         snprintf(num, sizeof num, "%lld", (long long)kv);
         key = num;
       } else {
@@ -437,16 +438,16 @@ static ladle_status pgk_write(sink *k0, const chunk *c, const ladle_tensor *outp
       }
       buf[len++] = '\t';
       /* NaN/inf are null in JSON and in the table; so is an empty number */
-      if (!strcmp(v, "null") || (k0->out[i].width == 1 && n == 0 && outputs[i].dtype != LADLE_STRING)) {
+      bool empty_number = k0->out[i].width == 1 && n == 0 && outputs[i].dtype != LADLE_STRING;
+      if (!strcmp(v, "null") || empty_number) {
         memcpy(buf + len, "\\N", 2);
         len += 2;
       } else {
         len += copy_escape(buf + len, cap - len, v);
       }
     }
-    if (!copy_ok ||
-        !(copy_ok = copy_room(k->c, &buf, &len, &cap, 2 * (strlen(k0->model) + strlen(k0->version)) + 64)))
-      break;
+    size_t tail = 2 * (strlen(k0->model) + strlen(k0->version)) + 64;
+    if (!copy_ok || !(copy_ok = copy_room(k->c, &buf, &len, &cap, tail))) break;
     buf[len++] = '\t';
     len += copy_escape(buf + len, cap - len, k0->model);
     buf[len++] = '\t';
@@ -555,7 +556,8 @@ static void pgk_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt pgk_vt = {pgk_prepare, pgk_write, pgk_existing, pgk_record_run, pgk_close, NULL};
+static const sink_vt pgk_vt = {pgk_prepare,    pgk_write, pgk_existing,
+                                pgk_record_run, pgk_close, NULL};
 
 ladle_status pg_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st;

@@ -207,8 +207,9 @@ static char *range_sql(const char *query, const char *key, bool lo, bool hi) {
   size_t len = strlen(query) + 2 * strlen(qk) + 128;
   char *sql = malloc(len);
   if (!sql) return NULL;
-  snprintf(sql, len, "SELECT * FROM (%s) WHERE %s%s%s%s%s%s", query, lo ? qk : "", lo ? " >= ?1" : "",
-           lo && hi ? " AND " : "", hi ? qk : "", hi ? " < ?2" : "", !lo && !hi ? "1" : "");
+  snprintf(sql, len, "SELECT * FROM (%s) WHERE %s%s%s%s%s%s", query, lo ? qk : "",
+           lo ? " >= ?1" : "", lo && hi ? " AND " : "", hi ? qk : "", hi ? " < ?2" : "",
+           !lo && !hi ? "1" : "");
   return sql;
 }
 
@@ -222,8 +223,8 @@ static void bind_bound(sqlite3_stmt *st, int i, const char *v) {
 
 static bool query_int64(sqlite3 *db, const char *sql, int64_t *v) {
   sqlite3_stmt *st = NULL;
-  bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-            sqlite3_column_type(st, 0) == SQLITE_INTEGER;
+  bool ok = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER;
   if (ok) *v = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   return ok;
@@ -341,7 +342,8 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
     st = LADLE_ERR_NOMEM;
     goto out;
   }
-  for (size_t n = strlen(s->query); n && strchr(" \t\r\n;", s->query[n - 1]); n--) s->query[n - 1] = '\0';
+  for (size_t n = strlen(s->query); n && strchr(" \t\r\n;", s->query[n - 1]); n--)
+    s->query[n - 1] = '\0';
   if (sqlite3_prepare_v2(s->db, s->query, -1, &s->st, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
     goto out;
@@ -373,8 +375,9 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
   if ((st = source_finish_columns(&s->base, o->key, e))) goto out;
   /* The statement that runs: the query, or one key range of it (a split), wrapped in the row
    * decoder where that works. */
-  char *sql = o->key_lo || o->key_hi ? range_sql(s->query, o->key, o->key_lo != NULL, o->key_hi != NULL)
-                                     : strdup(s->query);
+  bool ranged = o->key_lo || o->key_hi;
+  char *sql = ranged ? range_sql(s->query, o->key, o->key_lo != NULL, o->key_hi != NULL)
+                     : strdup(s->query);
   char *wrapped = sql ? decoder_sql(s, sql) : NULL;
   sqlite3_finalize(s->st);
   s->st = NULL;
@@ -558,7 +561,7 @@ static int bind_row(sq_sink *k, sqlite3_stmt *st, int p, const chunk *c, int64_t
       else sqlite3_bind_double(st, p++, v);
     } else if (col->width == 1 && t->dtype == LADLE_DOUBLE) {
       sqlite3_bind_double(st, p++, ((const double *)t->data)[g]);
-    } else if (col->width == 1 && t->dtype == LADLE_STRING) { /* the chunk's copy outlives the step */
+    } else if (col->width == 1 && t->dtype == LADLE_STRING) { /* the chunk's copy outlives */
       sqlite3_bind_text(st, p++, ((char *const *)t->data)[g], -1, SQLITE_STATIC);
     } else if (t->dtype == LADLE_STRING) { /* a JSON array of strings, any length */
       size_t n;
@@ -706,7 +709,8 @@ static void sq_sink_close(sink *k0) {
   free(k);
 }
 
-static const sink_vt sq_sink_vt = {sq_prepare, sq_write, sq_existing, sq_record_run, sq_sink_close, NULL};
+static const sink_vt sq_sink_vt = {sq_prepare,    sq_write,      sq_existing,
+                                   sq_record_run, sq_sink_close, NULL};
 
 ladle_status sqlite_sink_open(const sink_opts *o, sink **out, errbuf *e) {
   ladle_status st;

@@ -1,5 +1,5 @@
-/* test_blas.c — the row-major GEMM used by the RNN and Einsum kernels, against the textbook triple
- * loop in long double: every transposition, sizes around the tile edges (MR = 4 rows, 32/16
+/* test_blas.c — the row-major GEMM used by the RNN and Einsum kernels, against the textbook
+ * triple loop in long double: every transposition, sizes around the tile edges (MR = 4 rows, 32/16
  * columns, 128-deep K blocks), alpha/beta, and beta = 0 ignoring garbage (NaN) in C. */
 #include <math.h>
 #include <stdlib.h>
@@ -59,7 +59,8 @@ static double check_case(bool dbl, bool ta, bool tb, int64_t m, int64_t n, int64
 }
 
 int main(void) {
-  const int64_t ms[] = {1, 3, 4, 5, 9}, ns[] = {1, 7, 16, 31, 32, 33, 70}, ks[] = {0, 1, 5, 128, 129, 300};
+  const int64_t ms[] = {1, 3, 4, 5, 9}, ns[] = {1, 7, 16, 31, 32, 33, 70};
+  const int64_t ks[] = {0, 1, 5, 128, 129, 300};
   const double ab[][2] = {{1, 0}, {1, 1}, {0.5, -2}, {-1.5, 0}};
   unsigned seed = 1;
   double worst_f = 0, worst_d = 0;
