@@ -78,6 +78,13 @@ static void json_str(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* The query without trailing ';' and blanks: ladle wraps it (SELECT ... FROM (query) ...), where
+ * a ';' would be a syntax error. Trims in place. */
+static const char *trim_query(char *q) {
+  for (size_t n = strlen(q); n && strchr(" \t\r\n;", q[n - 1]); n--) q[n - 1] = '\0';
+  return q;
+}
+
 int cmd_batch(int argc, char **argv) {
   batch_opts o;
   const char *repo = NULL, *model = NULL, *version = NULL;
@@ -108,7 +115,7 @@ int cmd_batch(int argc, char **argv) {
     else if (!strcmp(a, "--model-repository")) repo = val;
     else if (!strcmp(a, "--version")) version = val;
     else if (!strcmp(a, "--source")) o.src.uri = val;
-    else if (!strcmp(a, "--query")) o.src.query = val;
+    else if (!strcmp(a, "--query")) o.src.query = trim_query(argv[i]);
     else if (!strcmp(a, "--key")) o.src.key = val;
     else if (!strcmp(a, "--sink")) o.sink_uri = val;
     else if (!strcmp(a, "--table")) o.table = val;

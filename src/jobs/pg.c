@@ -263,7 +263,7 @@ ladle_status pg_source_open(const source_opts *o, source **out, errbuf *e) {
     quote_ident(s->c, qk, sizeof qk, o->key ? o->key : "id");
     /* A chunk of the work table: keys in [lo, hi). Bounds are text cast to the key's type. */
     snprintf(sql, len,
-             "DECLARE ladle_cur NO SCROLL CURSOR FOR SELECT * FROM (%s) ladle_q "
+             "DECLARE ladle_cur NO SCROLL CURSOR FOR SELECT * FROM (%s\n) ladle_q "
              "WHERE ($1::text IS NULL OR ladle_q.%s >= CAST($1::text AS %s)) "
              "AND ($2::text IS NULL OR ladle_q.%s < CAST($2::text AS %s)) ORDER BY ladle_q.%s",
              o->query, qk, o->key_type ? o->key_type : "text", qk,
@@ -604,7 +604,7 @@ ladle_status pg_work_open(const char *uri, const char *job, const char *query, c
     goto out;
   }
   /* The key's SQL type, so chunk bounds (kept as text) compare as keys. */
-  snprintf(sql, len, "SELECT pg_typeof(ladle_q.%s)::text FROM (%s) ladle_q LIMIT 1", qk, query);
+  snprintf(sql, len, "SELECT pg_typeof(ladle_q.%s)::text FROM (%s\n) ladle_q LIMIT 1", qk, query);
   PGresult *r = PQexec(w->c, sql);
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     st = err_set(e, LADLE_ERR_INVALID, "query: %s", PQerrorMessage(w->c));
@@ -633,7 +633,7 @@ ladle_status pg_work_open(const char *uri, const char *job, const char *query, c
              "INSERT INTO ladle_batch_work (job, chunk, key_lo, key_hi) "
              "SELECT $1, (rn - 1) / $2::bigint, k::text, lead(k::text) OVER (ORDER BY k) FROM ("
              "SELECT k, rn FROM (SELECT ladle_q.%s AS k, row_number() OVER (ORDER BY ladle_q.%s) AS rn "
-             "FROM (%s) ladle_q) t WHERE (rn - 1) %% $2::bigint = 0) b",
+             "FROM (%s\n) ladle_q) t WHERE (rn - 1) %% $2::bigint = 0) b",
              qk, qk, query);
     const char *p2[2] = {job, cs};
     r = PQexecParams(w->c, sql, 2, NULL, p2, NULL, NULL, 0);

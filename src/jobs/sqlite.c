@@ -65,7 +65,7 @@ typedef struct sq_source {
   source base;
   sqlite3 *db;
   sqlite3_stmt *st;
-  char *query; /* as given, trailing ';' and blanks removed */
+  char *query;
   char *key;
   bool done, typed_key;
   /* Rows reach the chunk one of two ways. Normally the statement is
@@ -181,7 +181,7 @@ static int64_t sq_count(source *s0) {
   size_t len = strlen(s->query) + 64;
   char *sql = malloc(len);
   if (!sql) return -1;
-  snprintf(sql, len, "SELECT COUNT(*) FROM (%s)", s->query);
+  snprintf(sql, len, "SELECT COUNT(*) FROM (%s\n)", s->query);
   if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
     n = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
@@ -200,14 +200,15 @@ static void sq_source_close(source *s0) {
   free(s);
 }
 
-/* The query restricted to keys in [lo, hi), either bound absent; NULL when out of memory. */
+/* The query restricted to keys in [lo, hi), either bound absent; NULL when out of memory. (Every
+ * wrapper closes the user's query on a new line: a trailing -- comment must not eat the ')'.) */
 static char *range_sql(const char *query, const char *key, bool lo, bool hi) {
   char qk[300];
   quote_ident(qk, sizeof qk, key);
   size_t len = strlen(query) + 2 * strlen(qk) + 128;
   char *sql = malloc(len);
   if (!sql) return NULL;
-  snprintf(sql, len, "SELECT * FROM (%s) WHERE %s%s%s%s%s%s", query, lo ? qk : "",
+  snprintf(sql, len, "SELECT * FROM (%s\n) WHERE %s%s%s%s%s%s", query, lo ? qk : "",
            lo ? " >= ?1" : "", lo && hi ? " AND " : "", hi ? qk : "", hi ? " < ?2" : "",
            !lo && !hi ? "1" : "");
   return sql;
@@ -266,9 +267,9 @@ static int sq_split(source *s0, int n, char **bounds, errbuf *e) {
   len = strlen(s->query) + 400;
   char *mm = rows == 1 && rowid_search ? malloc(len) : NULL;
   if (mm) {
-    snprintf(mm, len, "SELECT min(%s) FROM (%s)", qk, s->query);
+    snprintf(mm, len, "SELECT min(%s) FROM (%s\n)", qk, s->query);
     bool ok = query_int64(s->db, mm, &lo);
-    snprintf(mm, len, "SELECT max(%s) FROM (%s)", qk, s->query);
+    snprintf(mm, len, "SELECT max(%s) FROM (%s\n)", qk, s->query);
     ok = ok && query_int64(s->db, mm, &hi);
     if (ok && hi > lo) {
       parts = (uint64_t)(hi - lo) < (uint64_t)n ? (int)(hi - lo) : n;
@@ -315,7 +316,7 @@ static char *decoder_sql(sq_source *s, const char *sql) {
     quote_ident(q, sizeof q, s->base.col_names[i]);
     o += (size_t)snprintf(out + o, len - o, "%sq.%s", i ? ", " : "", q);
   }
-  snprintf(out + o, len - o, ") FROM (%s) AS q", sql);
+  snprintf(out + o, len - o, ") FROM (%s\n) AS q", sql);
   return out;
 }
 
@@ -342,8 +343,6 @@ ladle_status sqlite_source_open(const source_opts *o, source **out, errbuf *e) {
     st = LADLE_ERR_NOMEM;
     goto out;
   }
-  for (size_t n = strlen(s->query); n && strchr(" \t\r\n;", s->query[n - 1]); n--)
-    s->query[n - 1] = '\0';
   if (sqlite3_prepare_v2(s->db, s->query, -1, &s->st, NULL) != SQLITE_OK) {
     st = err_set(e, LADLE_ERR_INVALID, "query: %s", sqlite3_errmsg(s->db));
     goto out;

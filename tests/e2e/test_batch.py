@@ -176,8 +176,9 @@ def test_split_readers_read_every_row_exactly_once(tmp):
     for readers in ("1", "3", "16"):
         out = os.path.join(tmp, f"r{readers}.db")
         s = summary(run(["batch", "--model", MLP, "--source", f"sqlite:///{db}", "--query",
-                         "SELECT * FROM feats;", "--key", "id", "--sink", f"sqlite:///{out}",
-                         "--table", "preds", "--chunk-size", "128", "--readers", readers]))
+                         "SELECT * FROM feats -- a comment and a semicolon;", "--key", "id",
+                         "--sink", f"sqlite:///{out}", "--table", "preds", "--chunk-size", "128",
+                         "--readers", readers]))
         assert s["rows_read"] == n and s["predicted"] == n - 1 and s["errors"] == 1, s
         assert s["readers"] == int(readers)
         got_keys, got = sqlite_vectors(out)
@@ -393,7 +394,8 @@ def test_postgresql_column_types_binary_and_text(pg, tmp):
 def test_two_processes_split_a_postgresql_job_one_killed(pg, tmp):
     X = features(30000, seed=4)
     make_pg(pg, "feats_b", X)
-    args = ["batch", "--model", MLP, "--source", pg.uri, "--query", "SELECT * FROM feats_b",
+    args = ["batch", "--model", MLP, "--source", pg.uri, "--query",
+            "SELECT * FROM feats_b -- a trailing comment and semicolon;\n",
             "--key", "id", "--sink", pg.uri, "--table", "preds_b", "--chunk-size", "500",
             "--job", "split-b", "--no-progress"]
     a = subprocess.Popen([ladle_path()] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
