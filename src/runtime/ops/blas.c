@@ -5,7 +5,7 @@
  * vector registers (GCC vector extensions: one AVX-512 register per vector here, split into
  * narrower ones by the compiler on CPUs without it). A C of fewer than MR rows (an RNN step at
  * batch 1) skips the copy: each element is a dot product or each row an axpy, read in place.
- * The same code serves float and double through one macro. */
+ * The same code serves float and double: blas_tmpl.h, included once for each. */
 #include <stddef.h>
 #include <string.h>
 
@@ -14,113 +14,12 @@
 #define KC 128 /* rows of op(B) per tile */
 #define MR 4   /* rows of C per strip */
 
-#define DEFINE_GEMM(NAME, T, LANES)                                                              \
-  typedef T NAME##_vec __attribute__((vector_size(sizeof(T) * (LANES))));                      \
-  enum { NAME##_NB = 2 * (LANES) }; /* columns of C per tile: two vectors */                   \
-                                                                                                 \
-  /* C += alpha · op(A) · op(B) without packing, for m < MR. */                                 \
-  static void NAME##_few_rows(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha,       \
-                              const T *a, int64_t lda, const T *b, int64_t ldb, T *c,           \
-                              int64_t ldc) {                                                    \
-    int64_t as = ta ? lda : 1;                                                                  \
-    for (int64_t i = 0; i < m; i++) {                                                           \
-      const T *ai = ta ? a + i : a + i * lda;                                                   \
-      T *ci = c + i * ldc;                                                                      \
-      if (tb) { /* dot products of A's row with B's rows */                                    \
-        int64_t j = 0;                                                                          \
-        for (; k < (LANES) && j + 4 <= n; j += 4) { /* short: four chains side by side */       \
-          const T *b0 = b + j * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;            \
-          T s0 = 0, s1 = 0, s2 = 0, s3 = 0;                                                     \
-          for (int64_t p = 0; p < k; p++) {                                                     \
-            T av = ai[p * as];                                                                  \
-            s0 += av * b0[p];                                                                   \
-            s1 += av * b1[p];                                                                   \
-            s2 += av * b2[p];                                                                   \
-            s3 += av * b3[p];                                                                   \
-          }                                                                                     \
-          ci[j] += alpha * s0;                                                                  \
-          ci[j + 1] += alpha * s1;                                                              \
-          ci[j + 2] += alpha * s2;                                                              \
-          ci[j + 3] += alpha * s3;                                                              \
-        }                                                                                       \
-        for (; j < n; j++) { /* long: LANES partial sums */                                     \
-          const T *bj = b + j * ldb;                                                            \
-          T part[LANES] = {0}, s = 0;                                                           \
-          int64_t p = 0;                                                                        \
-          if (as == 1)                                                                          \
-            for (; p + (LANES) <= k; p += (LANES))                                              \
-              for (int l = 0; l < (LANES); l++) part[l] += ai[p + l] * bj[p + l];               \
-          for (; p < k; p++) s += ai[p * as] * bj[p];                                           \
-          for (int l = 0; l < (LANES); l++) s += part[l];                                       \
-          ci[j] += alpha * s;                                                                   \
-        }                                                                                       \
-      } else { /* axpy of B's rows into C's row */                                             \
-        for (int64_t p = 0; p < k; p++) {                                                       \
-          T av = alpha * ai[p * as];                                                            \
-          const T *bp = b + p * ldb;                                                            \
-          for (int64_t j = 0; j < n; j++) ci[j] += av * bp[j];                                  \
-        }                                                                                       \
-      }                                                                                         \
-    }                                                                                           \
-  }                                                                                             \
-                                                                                                 \
-  void NAME(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T *a,            \
-            int64_t lda, const T *b, int64_t ldb, T beta, T *c, int64_t ldc) {                 \
-    if (m <= 0 || n <= 0) return;                                                               \
-    for (int64_t i = 0; i < m; i++) {                                                           \
-      T *ci = c + i * ldc;                                                                      \
-      if (beta == 0) memset(ci, 0, sizeof(T) * (size_t)n);                                      \
-      else if (beta != 1)                                                                       \
-        for (int64_t j = 0; j < n; j++) ci[j] *= beta;                                          \
-    }                                                                                           \
-    if (k <= 0 || alpha == 0) return;                                                           \
-    if (m < MR) {                                                                               \
-      NAME##_few_rows(ta, tb, m, n, k, alpha, a, lda, b, ldb, c, ldc);                          \
-      return;                                                                                   \
-    }                                                                                           \
-    enum { NB = NAME##_NB, NV = 2 };                                                            \
-    _Alignas(64) T tile[KC * NB];                                                               \
-    for (int64_t j0 = 0; j0 < n; j0 += NB) {                                                    \
-      int64_t nb = n - j0 < NB ? n - j0 : NB;                                                   \
-      for (int64_t p0 = 0; p0 < k; p0 += KC) {                                                  \
-        int64_t kc = k - p0 < KC ? k - p0 : KC;                                                 \
-        for (int64_t p = 0; p < kc; p++) {                                                      \
-          T *row = tile + p * NB;                                                               \
-          if (tb)                                                                               \
-            for (int64_t j = 0; j < nb; j++) row[j] = b[(j0 + j) * ldb + p0 + p];               \
-          else                                                                                  \
-            memcpy(row, b + (p0 + p) * ldb + j0, sizeof(T) * (size_t)nb);                       \
-          for (int64_t j = nb; j < NB; j++) row[j] = 0;                                         \
-        }                                                                                       \
-        for (int64_t i0 = 0; i0 < m; i0 += MR) {                                                \
-          int64_t mr = m - i0 < MR ? m - i0 : MR;                                               \
-          const T *ar[MR];                                                                      \
-          int64_t as = ta ? lda : 1; /* step along p */                                         \
-          for (int r = 0; r < MR; r++) {                                                        \
-            int64_t i = i0 + (r < mr ? r : 0); /* rows past m repeat row i0; never stored */   \
-            ar[r] = ta ? a + p0 * lda + i : a + i * lda + p0;                                   \
-          }                                                                                     \
-          NAME##_vec acc[MR][NV];                                                               \
-          memset(acc, 0, sizeof acc);                                                           \
-          for (int64_t p = 0; p < kc; p++) {                                                    \
-            NAME##_vec b0, b1;                                                                  \
-            memcpy(&b0, tile + p * NB, sizeof b0);                                              \
-            memcpy(&b1, tile + p * NB + NB / 2, sizeof b1);                                     \
-            for (int r = 0; r < MR; r++) {                                                      \
-              T av = ar[r][p * as];                                                             \
-              acc[r][0] += av * b0;                                                             \
-              acc[r][1] += av * b1;                                                             \
-            }                                                                                   \
-          }                                                                                     \
-          for (int r = 0; r < mr; r++) {                                                        \
-            T *cr = c + (i0 + r) * ldc + j0, sums[NB];                                          \
-            memcpy(sums, acc[r], sizeof sums);                                                  \
-            for (int64_t j = 0; j < nb; j++) cr[j] += alpha * sums[j];                          \
-          }                                                                                     \
-        }                                                                                       \
-      }                                                                                         \
-    }                                                                                           \
-  }
+#define NAME blas_sgemm
+#define T float
+#define LANES 16
+#include "runtime/ops/blas_tmpl.h"
 
-DEFINE_GEMM(blas_sgemm, float, 16)
-DEFINE_GEMM(blas_dgemm, double, 8)
+#define NAME blas_dgemm
+#define T double
+#define LANES 8
+#include "runtime/ops/blas_tmpl.h"
