@@ -172,33 +172,17 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
   }
   int n = PQntuples(r);
   if (n < max_rows) s->done = true;
-  for (int i = 0; i < n && s->binary; i++) {
+  for (int i = 0; i < n; i++) {
     char num[32];
-    const char *key = "";
     bool null_key = s0->key_col >= 0 && PQgetisnull(r, i, s0->key_col);
-    int64_t kv;
-    if (s0->key_col >= 0 && !null_key) {
-      const char *kp = PQgetvalue(r, i, s0->key_col);
-      int klen = PQgetlength(r, i, s0->key_col);
-      if (bin_int(s->types[s0->key_col], (const unsigned char *)kp, klen, &kv)) {
-        snprintf(num, sizeof num, "%lld", (long long)kv);
-        key = num;
-      } else {
-        key = kp; /* a text key (binary text is the text itself) */
-      }
-    }
-    int64_t row = chunk_add_row(c, key, strlen(key));
-    if (row < 0) {
-      PQclear(r);
-      err_set(e, LADLE_ERR_NOMEM, "out of memory");
-      return -1;
-    }
-    if (null_key) chunk_row_fail(c, row, "key column '%s' is NULL", s0->col_names[s0->key_col]);
-    for (int f = 0; f < s0->n_features; f++) bin_feature(s, c, row, f, s0->feature_cols[f], r, i);
-  }
-  for (int i = 0; i < n && !s->binary; i++) {
     const char *key = s0->key_col >= 0 ? PQgetvalue(r, i, s0->key_col) : "";
-    bool null_key = s0->key_col >= 0 && PQgetisnull(r, i, s0->key_col);
+    int64_t kv;
+    if (s->binary && s0->key_col >= 0 && !null_key &&
+        bin_int(s->types[s0->key_col], (const unsigned char *)key, PQgetlength(r, i, s0->key_col),
+                &kv)) {
+      snprintf(num, sizeof num, "%lld", (long long)kv);
+      key = num;
+    } /* else text, in either format (binary text is the text itself) */
     int64_t row = chunk_add_row(c, key, strlen(key));
     if (row < 0) {
       PQclear(r);
@@ -208,6 +192,10 @@ static int64_t pgs_next(source *s0, chunk *c, int64_t max_rows, errbuf *e) {
     if (null_key) chunk_row_fail(c, row, "key column '%s' is NULL", s0->col_names[s0->key_col]);
     for (int f = 0; f < s0->n_features; f++) {
       int col = s0->feature_cols[f];
+      if (s->binary) {
+        bin_feature(s, c, row, f, col, r, i);
+        continue;
+      }
       const char *txt = PQgetisnull(r, i, col) ? NULL : PQgetvalue(r, i, col);
       if (txt && (txt[0] == 't' || txt[0] == 'f') && txt[1] == '\0') /* booleans */
         c->x[row * c->n_cols + f] = txt[0] == 't';
