@@ -327,6 +327,30 @@ static bool scan_balanced(parser *ps, int depth) {
   return false;
 }
 
+/* Links v as the last child of an array or object (tail: its current last child). */
+static void append_child(json *parent, json **tail, json *v) {
+  if (*tail) (*tail)->next = v;
+  else parent->child = v;
+  *tail = v;
+  parent->len++;
+}
+
+/* After an array element or object member: 1 on ',' (another follows), 0 on the closing
+ * bracket, -1 (error set) on anything else. */
+static int after_member(parser *ps, char close) {
+  skip_ws(ps);
+  if (ps->p < ps->end && *ps->p == ',') {
+    ps->p++;
+    return 1;
+  }
+  if (ps->p < ps->end && *ps->p == close) {
+    ps->p++;
+    return 0;
+  }
+  fail(ps, LADLE_ERR_PARSE, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+  return -1;
+}
+
 static json *parse_array(parser *ps, int depth, bool build) {
   json *arr = node(ps, JSON_ARRAY, build), *tail = NULL;
   if (!arr) return NULL;
@@ -340,27 +364,10 @@ static json *parse_array(parser *ps, int depth, bool build) {
     skip_ws(ps);
     json *v = parse_value(ps, depth + 1, build);
     if (!v) return NULL;
-    if (build) {
-      if (tail) tail->next = v;
-      else arr->child = v;
-      tail = v;
-      arr->len++;
-    }
-    skip_ws(ps);
-    if (ps->p >= ps->end) {
-      fail(ps, LADLE_ERR_PARSE, "expected ',' or ']'");
-      return NULL;
-    }
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == ']') {
-      ps->p++;
-      return arr;
-    }
-    fail(ps, LADLE_ERR_PARSE, "expected ',' or ']'");
-    return NULL;
+    if (build) append_child(arr, &tail, v);
+    int more = after_member(ps, ']');
+    if (more < 0) return NULL;
+    if (!more) return arr;
   }
 }
 
@@ -429,26 +436,11 @@ static json *parse_object(parser *ps, int depth, bool build) {
     if (build) {
       v->key = key;
       v->keylen = (uint32_t)klen;
-      if (tail) tail->next = v;
-      else obj->child = v;
-      tail = v;
-      obj->len++;
+      append_child(obj, &tail, v);
     }
-    skip_ws(ps);
-    if (ps->p >= ps->end) {
-      fail(ps, LADLE_ERR_PARSE, "expected ',' or '}'");
-      return NULL;
-    }
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == '}') {
-      ps->p++;
-      return obj;
-    }
-    fail(ps, LADLE_ERR_PARSE, "expected ',' or '}'");
-    return NULL;
+    int more = after_member(ps, '}');
+    if (more < 0) return NULL;
+    if (!more) return obj;
   }
 }
 
