@@ -1,6 +1,8 @@
 /* fuzz_model_load.c — libFuzzer target for the ONNX loader: any bytes must load or fail with a
  * status, never crash, leak or touch memory out of bounds. A model that loads is also run once
- * on zero-filled inputs of its declared shapes (small ones only). */
+ * on zero-filled inputs of its declared shapes (small ones only), under memory limits: a model
+ * may legitimately ask for gigabytes (a ConvTranspose output_shape, a Tile), and the limits are
+ * how a server refuses that; any allocation that escapes them is a finding. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (ok) {
       ladle_session *s = ladle_session_new(m, 1);
-      if (s) ladle_session_run(s, n, names, in);
+      if (s) {
+        ladle_session_set_limits(s, 64u << 20, 256u << 20);
+        ladle_session_run(s, n, names, in);
+      }
       ladle_session_free(s);
     }
     for (int i = 0; i < n; i++) free(in[i].data);

@@ -113,6 +113,12 @@ const char *ladle_model_output_dim_name(const ladle_model *m, int i, int d);
 ladle_session *ladle_session_new(const ladle_model *m, int threads);
 void ladle_session_free(ladle_session *s);
 
+/* Memory limits for this session's runs; 0 turns a limit off. max_tensor_bytes bounds any one
+ * tensor or kernel scratch buffer (default 4 GiB); max_run_bytes bounds everything a run holds
+ * for intermediate values and scratch (default: none). A run past either fails with
+ * LADLE_ERR_LIMIT naming the node; the session stays usable. */
+void ladle_session_set_limits(ladle_session *s, uint64_t max_tensor_bytes, uint64_t max_run_bytes);
+
 /* Runs the model. Inputs are matched by name; data is read, never kept past the call.
  * Outputs stay valid until the next run or ladle_session_free. */
 ladle_status ladle_session_run(ladle_session *s, int n, const char *const *names,

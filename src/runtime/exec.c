@@ -17,6 +17,7 @@
 #include "runtime/op.h"
 
 #define DEFAULT_MAX_TENSOR_BYTES (UINT64_C(4) << 30)
+#define FOLD_OUT_MAX_BYTES (UINT64_C(64) << 20) /* largest constant folding may create */
 #define BUF_ALIGN 64
 
 typedef struct buf {
@@ -38,10 +39,15 @@ struct ladle_session {
   int n_bufs, cap_bufs;
   void *scratch[4];
   size_t scratch_cap[4];
+  unsigned scratch_live; /* slots handed to the running node (bit per slot) */
   tpool *pool;
   bool own_pool;
   int threads;
-  uint64_t max_tensor_bytes;
+  uint64_t max_tensor_bytes; /* largest single tensor or scratch buffer */
+  uint64_t max_run_bytes;    /* all pool and scratch buffers together; 0: no limit */
+  uint64_t held_own;         /* bytes this session's buffers hold */
+  uint64_t *held;            /* where they are counted: held_own, or the caller's for subgraphs */
+  bool over_limit;           /* the last failed allocation was refused by max_run_bytes */
   errbuf err;
 };
 
@@ -56,31 +62,61 @@ struct op_ctx {
 
 /* --- buffer pool -------------------------------------------------------------------------- */
 
-static void *aligned_grow(size_t bytes) {
-  size_t cap = (bytes + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
-  if (cap == 0) cap = BUF_ALIGN;
-  return aligned_alloc(BUF_ALIGN, cap);
-}
-
 static size_t round_cap(size_t bytes) {
   size_t cap = (bytes + BUF_ALIGN - 1) / BUF_ALIGN * BUF_ALIGN;
   return cap ? cap : BUF_ALIGN;
 }
 
+/* Replaces a buffer of old_cap bytes (NULL, 0 for none) by one of at least `bytes`, counting
+ * the change against the session's run limit. NULL when refused or out of memory; the old
+ * buffer is then untouched. The caller frees the old buffer on success. */
+static void *buf_grow(struct ladle_session *s, size_t old_cap, size_t bytes, size_t *cap) {
+  size_t c = round_cap(bytes);
+  uint64_t after = *s->held - old_cap + c;
+  s->over_limit = s->max_run_bytes && after > s->max_run_bytes;
+  if (s->over_limit) return NULL;
+  void *p = aligned_alloc(BUF_ALIGN, c);
+  if (!p) return NULL;
+  *s->held = after;
+  *cap = c;
+  return p;
+}
+
+/* Frees the pool's idle buffers and the scratch the running node has not asked for: what a run
+ * limit needs when buffers sized for earlier shapes (or a run that failed part-way) hold the
+ * memory a smaller run now wants. */
+static void pool_trim(struct ladle_session *s) {
+  for (int i = 0; i < 4; i++) {
+    if (s->scratch_live & (1u << i)) continue;
+    free(s->scratch[i]);
+    *s->held -= s->scratch_cap[i];
+    s->scratch[i] = NULL;
+    s->scratch_cap[i] = 0;
+  }
+  for (int i = 0; i < s->n_bufs; i++) {
+    if (s->bufs[i].busy || !s->bufs[i].p) continue;
+    free(s->bufs[i].p);
+    *s->held -= s->bufs[i].cap;
+    s->bufs[i].p = NULL;
+    s->bufs[i].cap = 0;
+  }
+}
+
 /* Returns a buffer index with at least `bytes`, marked busy; -1 on allocation failure. */
-static int pool_take(struct ladle_session *s, size_t bytes) {
+static int pool_pick(struct ladle_session *s, size_t bytes) {
   int best = -1, largest = -1;
   for (int i = 0; i < s->n_bufs; i++) {
     if (s->bufs[i].busy) continue;
-    if (s->bufs[i].cap >= bytes && (best < 0 || s->bufs[i].cap < s->bufs[best].cap)) best = i;
+    if (s->bufs[i].p && s->bufs[i].cap >= bytes && (best < 0 || s->bufs[i].cap < s->bufs[best].cap)) best = i;
     if (largest < 0 || s->bufs[i].cap > s->bufs[largest].cap) largest = i;
   }
   if (best < 0 && largest >= 0) { /* grow the largest free buffer */
-    void *p = aligned_grow(bytes);
+    size_t cap;
+    void *p = buf_grow(s, s->bufs[largest].cap, bytes, &cap);
     if (!p) return -1;
     free(s->bufs[largest].p);
     s->bufs[largest].p = p;
-    s->bufs[largest].cap = round_cap(bytes);
+    s->bufs[largest].cap = cap;
     best = largest;
   }
   if (best < 0) {
@@ -91,13 +127,23 @@ static int pool_take(struct ladle_session *s, size_t bytes) {
       s->bufs = nb;
       s->cap_bufs = nc;
     }
-    void *p = aligned_grow(bytes);
+    size_t cap;
+    void *p = buf_grow(s, 0, bytes, &cap);
     if (!p) return -1;
-    s->bufs[s->n_bufs] = (buf){p, round_cap(bytes), false};
+    s->bufs[s->n_bufs] = (buf){p, cap, false};
     best = s->n_bufs++;
   }
   s->bufs[best].busy = true;
   return best;
+}
+
+static int pool_take(struct ladle_session *s, size_t bytes) {
+  int b = pool_pick(s, bytes);
+  if (b < 0 && s->over_limit) {
+    pool_trim(s);
+    b = pool_pick(s, bytes);
+  }
+  return b;
 }
 
 static void release_value(struct ladle_session *s, int v) {
@@ -122,6 +168,7 @@ int op_n_in(const op_ctx *c) { return c->n->n_in; }
 int op_n_out(const op_ctx *c) { return c->n->n_out; }
 tpool *op_pool(op_ctx *c) { return c->s->pool; }
 int op_threads(const op_ctx *c) { return c->s->threads; }
+uint64_t op_tensor_limit(const op_ctx *c) { return c->s->max_tensor_bytes; }
 
 /* The tensor bound to value v, following outer-scope references to enclosing sessions. */
 static const ladle_tensor *lookup(const struct ladle_session *s, int v) {
@@ -173,10 +220,13 @@ ladle_status op_out(op_ctx *c, int i, int dtype, int ndim, const int64_t *dims, 
    * second run with a shape allocates nothing. Otherwise fall back to the pool's choice. */
   size_t need = (size_t)n * esz;
   int b = s->plan[v];
-  if (b >= 0 && b < s->n_bufs && !s->bufs[b].busy && s->bufs[b].cap >= need)
+  if (b >= 0 && b < s->n_bufs && !s->bufs[b].busy && s->bufs[b].p && s->bufs[b].cap >= need)
     s->bufs[b].busy = true;
   else
     b = pool_take(s, need);
+  if (b < 0 && s->over_limit)
+    return op_fail(c, LADLE_ERR_LIMIT, "output shape %s would take the run past its %llu-byte memory limit",
+                   shape_str(ndim, dims, sh, sizeof sh), (unsigned long long)s->max_run_bytes);
   if (b < 0) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for output %d", i);
   s->buf_of[v] = b;
   s->plan[v] = b;
@@ -194,14 +244,24 @@ ladle_status op_out(op_ctx *c, int i, int dtype, int ndim, const int64_t *dims, 
 void *op_scratch(op_ctx *c, int slot, size_t bytes) {
   struct ladle_session *s = c->s;
   if (slot < 0 || slot > 3) return NULL;
-  if (s->scratch_cap[slot] < bytes) {
-    void *p = aligned_grow(bytes);
+  s->scratch_live |= 1u << slot;
+  if (bytes > s->max_tensor_bytes) {
+    s->over_limit = true;
+    return NULL;
+  }
+  if (!s->scratch[slot] || s->scratch_cap[slot] < bytes) {
+    size_t cap;
+    void *p = buf_grow(s, s->scratch_cap[slot], bytes, &cap);
+    if (!p && s->over_limit) {
+      pool_trim(s);
+      p = buf_grow(s, s->scratch_cap[slot], bytes, &cap);
+    }
     if (!p) return NULL;
     free(s->scratch[slot]);
     s->scratch[slot] = p;
-    s->scratch_cap[slot] = round_cap(bytes);
+    s->scratch_cap[slot] = cap;
   }
-  return s->scratch[slot] ? s->scratch[slot] : (s->scratch[slot] = aligned_grow(BUF_ALIGN));
+  return s->scratch[slot];
 }
 
 void act_apply(const node *n, float *y, int64_t len) {
@@ -236,6 +296,7 @@ static struct ladle_session *session_create(const struct ladle_model *m, const g
   s->g = g;
   s->threads = threads < 1 ? 1 : threads;
   s->max_tensor_bytes = DEFAULT_MAX_TENSOR_BYTES;
+  s->held = &s->held_own;
   s->vals = calloc((size_t)g->n_values + 1, sizeof *s->vals);
   s->buf_of = malloc(sizeof(int) * ((size_t)g->n_values + 1));
   s->plan = malloc(sizeof(int) * ((size_t)g->n_values + 1));
@@ -266,14 +327,25 @@ ladle_session *ladle_session_new(const ladle_model *m, int threads) {
 void ladle_session_free(ladle_session *s) {
   if (!s) return;
   for (int v = 0; s->buf_of && v < s->g->n_values; v++) release_value(s, v);
-  for (int i = 0; i < s->n_bufs; i++) free(s->bufs[i].p);
+  for (int i = 0; i < s->n_bufs; i++) {
+    free(s->bufs[i].p);
+    *s->held -= s->bufs[i].cap;
+  }
   free(s->bufs);
-  for (int i = 0; i < 4; i++) free(s->scratch[i]);
+  for (int i = 0; i < 4; i++) {
+    free(s->scratch[i]);
+    *s->held -= s->scratch_cap[i];
+  }
   free(s->vals);
   free(s->buf_of);
   free(s->plan);
   if (s->own_pool) tpool_free(s->pool);
   free(s);
+}
+
+void ladle_session_set_limits(ladle_session *s, uint64_t max_tensor_bytes, uint64_t max_run_bytes) {
+  s->max_tensor_bytes = max_tensor_bytes ? max_tensor_bytes : UINT64_MAX;
+  s->max_run_bytes = max_run_bytes;
 }
 
 const char *ladle_session_errmsg(const ladle_session *s) { return s ? s->err.msg : "no session"; }
@@ -326,7 +398,12 @@ static ladle_status run_nodes(struct ladle_session *s) {
                        n->name, n->op_type, g->values[n->in[k]].name);
     }
     err_clear(&s->err);
+    s->over_limit = false;
+    s->scratch_live = 0;
     ladle_status st = n->op->run(&c);
+    if (st == LADLE_ERR_NOMEM && s->over_limit) /* a scratch buffer the limits refused */
+      err_set(&s->err, st = LADLE_ERR_LIMIT, "scratch memory past the memory limit (%llu bytes per tensor, %llu per run)",
+              (unsigned long long)s->max_tensor_bytes, (unsigned long long)s->max_run_bytes);
     if (st) {
       if (!s->err.msg[0]) err_set(&s->err, st, "%s", ladle_status_text(st));
       err_prefix(&s->err, "node '%s' (%s)", n->name, n->op_type);
@@ -382,7 +459,13 @@ ladle_status ladle_session_run(ladle_session *s, int n, const char *const *names
     if (!s->vals[v].data)
       return err_set(&s->err, LADLE_ERR_INVALID, "missing input '%s'", g->values[v].name);
   }
-  return run_nodes(s);
+  st = run_nodes(s);
+  if (st == LADLE_ERR_LIMIT) { /* give back what the refused run held: the next may be smaller */
+    for (int v = 0; v < g->n_values; v++) release_value(s, v);
+    s->scratch_live = 0;
+    pool_trim(s);
+  }
+  return st;
 }
 
 /* --- constant folding and subgraphs ------------------------------------------------------- */
@@ -391,6 +474,9 @@ ladle_status exec_fold_node(const graph *g, const node *n, ladle_tensor **outs, 
   ladle_status st = LADLE_OK;
   struct ladle_session *s = session_create(NULL, g, NULL, 1);
   if (!s) return LADLE_ERR_NOMEM;
+  /* a fold that would make a large constant (ConstantOfShape, Tile, Expand of a small input)
+   * is left to run time, where the session's limits apply */
+  ladle_session_set_limits(s, FOLD_OUT_MAX_BYTES, 2 * FOLD_OUT_MAX_BYTES);
   op_ctx c = {s, n};
   for (int k = 0; k < n->n_out; k++) outs[k] = NULL;
   st = n->op->run(&c);
@@ -421,6 +507,8 @@ ladle_status op_run_subgraph(op_ctx *c, const graph *g, int n_in, const ladle_te
   if (!s) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for a subgraph");
   s->parent_frame = &parent;
   s->max_tensor_bytes = c->s->max_tensor_bytes;
+  s->max_run_bytes = c->s->max_run_bytes;
+  s->held = c->s->held;
   if (n_in > g->n_inputs) n_in = g->n_inputs;
   for (int i = 0; i < n_in; i++) s->vals[g->inputs[i]] = *in[i];
   if ((st = run_nodes(s))) {

@@ -66,6 +66,8 @@ void *op_scratch(op_ctx *c, int slot, size_t bytes);
 ladle_status op_fail(op_ctx *c, ladle_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 tpool *op_pool(op_ctx *c);
+/* The session's limit on one tensor's bytes (kernels that accumulate outside op_out obey it). */
+uint64_t op_tensor_limit(const op_ctx *c);
 int op_threads(const op_ctx *c);
 
 /* At init(): the constant (initializer / folded) value behind input i, or NULL. */

@@ -20,7 +20,7 @@
 #include "runtime/op.h"
 
 #define CTL_MAX_ITERS (INT64_C(1) << 26) /* a Loop with no trip count and no condition stops */
-#define CTL_MAX_BYTES (INT64_C(4) << 30) /* per accumulated scan output */
+#define CTL_MAX_BYTES (UINT64_C(4) << 30) /* per accumulated scan output */
 #define CTL_MAX_IO 1024                  /* inputs / outputs of a body */
 
 /* --- tensors handed back by op_run_subgraph ----------------------------------------------- */
@@ -169,9 +169,10 @@ static ladle_status scan_acc_push(op_ctx *c, scan_acc *a, int k, int64_t iter, l
                    shape_str(a->ndim, a->dims, s2, sizeof s2));
   }
   size_t bytes = (size_t)a->elems * ladle_dtype_size(a->dtype);
-  if ((int64_t)(a->len + bytes) > CTL_MAX_BYTES)
-    return op_fail(c, LADLE_ERR_LIMIT, "Loop: scan output %d exceeds %lld bytes", k,
-                   (long long)CTL_MAX_BYTES);
+  uint64_t limit = op_tensor_limit(c) < CTL_MAX_BYTES ? op_tensor_limit(c) : CTL_MAX_BYTES;
+  if (a->len + bytes > limit)
+    return op_fail(c, LADLE_ERR_LIMIT, "Loop: scan output %d exceeds %llu bytes", k,
+                   (unsigned long long)limit);
   if (a->len + bytes > a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 256;
     while (cap < a->len + bytes) cap *= 2;

@@ -1014,12 +1014,12 @@ static void col2im(const convt_geom *g, const convt_dims *cd, const float *col, 
   }
 }
 
+/* acc: scratch of N * M * out_plane doubles. */
 static void convt_ref(const convt_geom *g, const convt_dims *cd, int dt, const void *x,
-                      const void *w, const void *b, void *y) {
+                      const void *w, const void *b, void *y, double *acc) {
   int nsp = g->nsp;
   int64_t total = cd->N * cd->M * cd->out_plane;
-  double *acc = calloc((size_t)(total > 0 ? total : 1), sizeof(double));
-  if (!acc) return;
+  memset(acc, 0, sizeof(double) * (size_t)total);
   for (int64_t n = 0; n < cd->N; n++)
     for (int64_t ci = 0; ci < cd->C; ci++) {
       int64_t grp = ci / cd->Cg;
@@ -1056,7 +1056,6 @@ static void convt_ref(const convt_geom *g, const convt_dims *cd, int dt, const v
     int64_t m = i / cd->out_plane % cd->M;
     st(dt, y, i, acc[i] + (b ? ld(dt, b, m) : 0));
   }
-  free(acc);
 }
 
 typedef struct one_col {
@@ -1123,7 +1122,9 @@ static ladle_status run_convtranspose(op_ctx *c) {
   cd.out_plane = shape_numel(g.nsp, g.out);
   if (shape_numel(x->ndim, dims) == 0) return LADLE_OK;
   if (x->dtype != LADLE_FLOAT) {
-    convt_ref(&g, &cd, x->dtype, x->data, w->data, b ? b->data : NULL, y->data);
+    double *acc = op_scratch(c, 0, sizeof(double) * (size_t)shape_numel(x->ndim, dims));
+    if (!acc) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the accumulator");
+    convt_ref(&g, &cd, x->dtype, x->data, w->data, b ? b->data : NULL, y->data, acc);
     return LADLE_OK;
   }
   float *yd = y->data;
