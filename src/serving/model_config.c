@@ -302,7 +302,7 @@ static ladle_status apply_decls(const json *list, const char *what, tensor_decl 
 }
 
 static ladle_status apply_parameters(model_config *c, const json *p, errbuf *e) {
-  static const char *const known[] = {"intra_op_thread_count", NULL};
+  static const char *const known[] = {"intra_op_thread_count", "memory_limit_mb", NULL};
   ladle_status st;
   int64_t x = 0;
   if ((st = want_object(p, "parameters", e))) return st;
@@ -312,6 +312,11 @@ static ladle_status apply_parameters(model_config *c, const json *p, errbuf *e) 
     const json *sv = json_get(t, "string_value"); /* Triton's form: {string_value: "2"} */
     if ((st = get_int(sv ? sv : t, "parameters.intra_op_thread_count", 1, 256, &x, e))) return st;
     c->intra_op_threads = (int)x;
+  }
+  if ((t = json_get(p, "memory_limit_mb"))) {
+    const json *sv = json_get(t, "string_value");
+    if ((st = get_int(sv ? sv : t, "parameters.memory_limit_mb", 1, INT64_C(1) << 24, &x, e))) return st;
+    c->memory_limit_mb = x;
   }
   return LADLE_OK;
 }
@@ -552,8 +557,11 @@ void model_config_to_json(const model_config *c, const model_sig *sig, const cha
                 (long long)c->max_queue_delay_us, (long long)c->default_timeout_us,
                 c->allow_timeout_override ? "true" : "false", (long long)c->max_queue_size);
   }
-  dbuf_printf(b, ",\"parameters\":{\"intra_op_thread_count\":{\"string_value\":\"%d\"}}",
+  dbuf_printf(b, ",\"parameters\":{\"intra_op_thread_count\":{\"string_value\":\"%d\"}",
               c->intra_op_threads);
+  if (c->memory_limit_mb)
+    dbuf_printf(b, ",\"memory_limit_mb\":{\"string_value\":\"%lld\"}", (long long)c->memory_limit_mb);
+  dbuf_putc(b, '}');
   dbuf_puts(b, ",\"default_model_filename\":");
   json_put_str(b, c->default_model_filename, strlen(c->default_model_filename));
   dbuf_putc(b, '}');

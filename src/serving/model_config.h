@@ -50,6 +50,7 @@ typedef struct model_config {
   bool allow_timeout_override;
   int instance_count;
   int intra_op_threads;
+  int64_t memory_limit_mb; /* per execution (intermediates and scratch); 0: none */
   version_policy_kind version_policy;
   int num_versions; /* VP_LATEST */
   int n_versions;   /* VP_SPECIFIC */

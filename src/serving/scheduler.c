@@ -42,6 +42,7 @@ struct batcher {
   bool dynamic;
   int max_reqs; /* requests per execution */
   int64_t delay_ns, max_queue;
+  int64_t memory_limit_mb; /* 0: none */
   int n_preferred;
   int preferred[CFG_MAX_PREFERRED];
   char label[CFG_NAME_MAX + 32];
@@ -147,9 +148,9 @@ static int take_batch(batcher *s, instance *in, uint64_t now, infer_request **ex
 
 /* --- running ------------------------------------------------------------------------------ */
 
-static void fail_all(instance *in, int n, ladle_status st, fail_reason why, const char *msg) {
+static void fail_all(infer_request **reqs, int n, ladle_status st, fail_reason why, const char *msg) {
   for (int i = 0; i < n; i++) {
-    infer_request *r = in->batch[i];
+    infer_request *r = reqs[i];
     r->st = st;
     r->why = why;
     err_set(&r->err, st, "%s", msg);
@@ -200,27 +201,30 @@ static ladle_status copy_rows(const ladle_tensor *y, int64_t row0, int64_t rows,
   return LADLE_OK;
 }
 
-static void run_batch(batcher *s, instance *in, int n, uint64_t t_take) {
+/* Runs reqs[0..n) as one execution and completes them. A merged batch that the model's memory
+ * limit refuses is run again as two halves, down to single requests, so requests that fit on
+ * their own are not failed by their neighbours. */
+static void run_batch(batcher *s, instance *in, infer_request **reqs, int n, uint64_t t_take) {
   const model_sig *sig = s->sig;
-  const ladle_tensor *inputs = in->batch[0]->in;
+  const ladle_tensor *inputs = reqs[0]->in;
   int64_t total = 0;
   bool merged = n > 1;
   char msg[LADLE_ERRMSG_MAX];
-  for (int i = 0; i < n; i++) total += in->batch[i]->rows;
+  for (int i = 0; i < n; i++) total += reqs[i]->rows;
   if (merged) {
     for (int k = 0; k < sig->n_in; k++) {
-      const ladle_tensor *t0 = &in->batch[0]->in[k];
+      const ladle_tensor *t0 = &reqs[0]->in[k];
       size_t esz = ladle_dtype_size(t0->dtype);
       int64_t per_row = 1;
       for (int d = 1; d < t0->ndim; d++) per_row *= t0->dims[d];
       if (!grow_cat(in, k, (size_t)(per_row * total) * esz + 1)) {
-        fail_all(in, n, LADLE_ERR_NOMEM, FAIL_INTERNAL, "out of memory concatenating a batch");
+        fail_all(reqs, n, LADLE_ERR_NOMEM, FAIL_INTERNAL, "out of memory concatenating a batch");
         return;
       }
       char *dst = in->cat[k];
       for (int i = 0; i < n; i++) {
-        size_t bytes = (size_t)(per_row * in->batch[i]->rows) * esz;
-        if (bytes) memcpy(dst, in->batch[i]->in[k].data, bytes);
+        size_t bytes = (size_t)(per_row * reqs[i]->rows) * esz;
+        if (bytes) memcpy(dst, reqs[i]->in[k].data, bytes);
         dst += bytes;
       }
       in->cat_t[k] = *t0;
@@ -232,26 +236,35 @@ static void run_batch(batcher *s, instance *in, int n, uint64_t t_take) {
   uint64_t t_in = time_now_ns();
   ladle_status st = ladle_session_run(in->sess, sig->n_in, in->names, inputs);
   uint64_t t_run = time_now_ns();
-  if (st) {
-    fail_all(in, n, st, FAIL_INTERNAL, ladle_session_errmsg(in->sess));
+  if (st == LADLE_ERR_LIMIT && merged) {
+    run_batch(s, in, reqs, n / 2, t_take);
+    run_batch(s, in, reqs + n / 2, n - n / 2, t_take);
+    return;
+  }
+  if (st == LADLE_ERR_LIMIT && s->memory_limit_mb) {
+    snprintf(msg, sizeof msg, "%s (the model's memory_limit_mb is %lld)", ladle_session_errmsg(in->sess),
+             (long long)s->memory_limit_mb);
+    fail_all(reqs, n, st, FAIL_INTERNAL, msg);
+  } else if (st) {
+    fail_all(reqs, n, st, FAIL_INTERNAL, ladle_session_errmsg(in->sess));
   } else {
     for (int o = 0; o < sig->n_out && !st; o++) {
       const ladle_tensor *y = ladle_session_output(in->sess, o);
       bool wanted = false;
-      for (int i = 0; i < n; i++) wanted |= in->batch[i]->want[o];
+      for (int i = 0; i < n; i++) wanted |= reqs[i]->want[o];
       if (!wanted) continue;
       if (merged && (y->ndim < 1 || y->dims[0] != total)) {
         snprintf(msg, sizeof msg,
                  "output '%s' has %lld rows for a batch of %lld: the model does not batch along "
                  "dim 0 (set max_batch_size: 0 in its config)",
                  sig->out[o].name, (long long)(y->ndim ? y->dims[0] : 0), (long long)total);
-        fail_all(in, n, LADLE_ERR_INTERNAL, FAIL_INTERNAL, msg);
+        fail_all(reqs, n, LADLE_ERR_INTERNAL, FAIL_INTERNAL, msg);
         st = LADLE_ERR_INTERNAL;
         break;
       }
       int64_t row = 0;
       for (int i = 0; i < n; i++) {
-        infer_request *r = in->batch[i];
+        infer_request *r = reqs[i];
         if (r->want[o]) {
           ladle_status cs = copy_rows(y, row, r->rows, !merged, r->mem, &r->out[o]);
           if (cs) {
@@ -268,13 +281,13 @@ static void run_batch(batcher *s, instance *in, int n, uint64_t t_take) {
   uint64_t t_out = time_now_ns();
   stats_execution(s->stats, s->max_batch > 0 ? total : 1, n, t_in - t_take, t_run - t_in, t_out - t_run);
   for (int i = 0; i < n; i++) {
-    infer_request *r = in->batch[i];
+    infer_request *r = reqs[i];
     r->queue_ns = t_take - r->t_submit;
     r->compute_ns = t_out - t_take;
     r->batch_rows = total;
     if (r->st == LADLE_OK) stats_request_run(s->stats, r->queue_ns, r->compute_ns);
   }
-  for (int i = 0; i < n; i++) in->batch[i]->done(in->batch[i]);
+  for (int i = 0; i < n; i++) reqs[i]->done(reqs[i]);
 }
 
 static void finish_expired(batcher *s, infer_request *list, uint64_t now) {
@@ -302,7 +315,7 @@ static void *instance_main(void *arg) {
     if (expired || n > 0) {
       pthread_mutex_unlock(&s->mu);
       finish_expired(s, expired, now);
-      if (n > 0) run_batch(s, in, n, now);
+      if (n > 0) run_batch(s, in, in->batch, n, now);
       pthread_mutex_lock(&s->mu);
       continue;
     }
@@ -359,6 +372,7 @@ batcher *batcher_new(const ladle_model *m, const model_sig *sig, const model_con
   s->delay_ns = c->max_queue_delay_us * 1000;
   s->max_queue = max_queue;
   s->n_preferred = c->n_preferred;
+  s->memory_limit_mb = c->memory_limit_mb;
   memcpy(s->preferred, c->preferred, sizeof s->preferred);
   snprintf(s->label, sizeof s->label, "%s", label);
   s->n_inst = c->instance_count < 1 ? 1 : c->instance_count;
@@ -373,6 +387,10 @@ batcher *batcher_new(const ladle_model *m, const model_sig *sig, const model_con
     in->cat_t = calloc((size_t)sig->n_in + 1, sizeof *in->cat_t);
     in->names = calloc((size_t)sig->n_in + 1, sizeof *in->names);
     in->sess = ladle_session_new(m, c->intra_op_threads);
+    if (in->sess && c->memory_limit_mb > 0) {
+      uint64_t limit = (uint64_t)c->memory_limit_mb << 20;
+      ladle_session_set_limits(in->sess, limit, limit);
+    }
     if (!in->batch || !in->cat || !in->cat_cap || !in->cat_t || !in->names || !in->sess) goto nomem;
     for (int k = 0; k < sig->n_in; k++) in->names[k] = sig->in[k].name;
   }

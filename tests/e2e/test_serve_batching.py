@@ -1,7 +1,7 @@
 """The scheduler: concurrent requests from many connections merge into batches and each client
 gets its own answer; requests whose non-batch dims differ never share a run; preferred batch
 sizes, a full queue (503 + Retry-After), deadlines passing in the queue (timeout without
-running), several instances, and models that do not batch."""
+running), several instances, models that do not batch, and a per-model memory limit."""
 
 import threading
 import time
@@ -42,6 +42,12 @@ def srv(tmp_path_factory):
     add_model(d, "two", MLP, config="instance_group:\n  - count: 2\n    kind: KIND_CPU\n")
     add_model(d, "nobatch", MLP, config="max_batch_size: 0\n")
     add_model(d, "noauto", MLP, config="max_batch_size: 8\n")
+    add_model(d, "capped", MLP, config=(
+        "max_batch_size: 100000\n"
+        "dynamic_batching:\n"
+        "  max_queue_delay_microseconds: 500000\n"
+        "parameters:\n"
+        "  memory_limit_mb: 1\n"))
     s = Server(d)
     yield s
     s.stop()
@@ -192,3 +198,37 @@ def test_instances_and_no_batching(srv):
     assert cfg["max_batch_size"] == 8 and "dynamic_batching" not in cfg
     r = call(srv.base, "noauto", x_for(1, 9))
     assert r.status_code == 400 and "max_batch_size 8" in r.json()["error"]
+
+
+def test_memory_limit_refuses_big_runs_and_splits_merged_batches(srv):
+    """memory_limit_mb: 1 on the 30-64-64-2 MLP holds about 1,000 rows (its intermediates and
+    GEMM scratch). A request past it gets 413 naming the limit and the model keeps serving; four
+    600-row requests merged into one 2,400-row batch are run again in smaller batches instead of
+    all failing; every answer is torch's."""
+    _, ins, outs = fixture("mlp_op13")
+    golden_x, golden_y = ins["x"], outs["logits"]  # 2 rows from torch
+
+    def rows(n):
+        reps = n // 2
+        return np.tile(golden_x, (reps, 1)), np.tile(golden_y, (reps, 1))
+
+    cfg = srv.get("/v2/models/capped/config").json()
+    assert cfg["parameters"]["memory_limit_mb"] == {"string_value": "1"}
+    x, y = rows(4000)
+    r = call(srv.base, "capped", x)
+    assert r.status_code == 413, r.text
+    err = r.json()["error"]
+    assert "memory limit" in err and "memory_limit_mb is 1" in err and "Gemm" in err
+    x, y = rows(800)
+    r = call(srv.base, "capped", x)
+    assert r.status_code == 200, r.text
+    assert rel_err(parse_response(r)[1]["logits"], y) < 1e-5
+    x, y = rows(600)
+    with ThreadPoolExecutor(4) as ex:
+        res = list(ex.map(lambda _: call(srv.base, "capped", x), range(4)))
+    for r in res:
+        assert r.status_code == 200, r.text
+        assert rel_err(parse_response(r)[1]["logits"], y) < 1e-5
+    st = stats(srv, "capped")
+    assert st["inference_stats"]["success"]["count"] == 5
+    assert st["inference_stats"]["fail"]["count"] == 1
