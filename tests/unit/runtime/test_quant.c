@@ -1,5 +1,5 @@
 /* test_quant.c — what the ONNX conformance data (a few 2×3 matrices and one 1×1 conv) does not
- * cover for the quantization family (quant.c):
+ * cover for the quantization family (quant.c, qgemm.c, qconv.c, qconv_nhwc.c):
  *   - the integer GEMM engine (VNNI micro-tiles, panel edges, column blocks, threads) against a
  *     plain int64 reference on random shapes: MatMulInteger with scalar / per-row / per-column
  *     zero points, batches and broadcast B; QLinearMatMul with uint8 / int8 operands and outputs
