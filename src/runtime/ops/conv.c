@@ -1,24 +1,22 @@
-/* conv.c — ops of the conv family: Conv and ConvTranspose, and the window geometry shared with
- * the pools.
+/* conv.c — the conv family's table ops_conv[] and its Conv op, and the window geometry shared
+ * with the pools; ConvTranspose is in convtranspose.c.
  *
  * Float Conv runs as an implicit GEMM (gemm_common.h): the input is copied once into a padded,
- * stride-phase-split buffer in which every kernel tap (ci, kd, kh, kw) is a fixed offset from
- * the output position, so row p of the im2col matrix is `buffer + offs[p]` and no im2col copy
- * is made. Rows of that buffer are ws = OW + (kw-1)*dw/sw wide; the extra columns are computed
- * and dropped when storing. Stride 1 without padding and with kw == 1 (1x1 convs) reads the
- * input itself. Convs with one input channel per group (depthwise) use a direct loop over the
- * same buffer instead: their K is a handful of taps. Weights are packed at init when they are
- * constant. Other dtypes and ranks above 3 spatial dims use the plain reference loop. */
+ * stride-phase-split buffer (conv_plan.c) in which every kernel tap (ci, kd, kh, kw) is a fixed
+ * offset from the output position, so row p of the im2col matrix is `buffer + offs[p]` and no
+ * im2col copy is made. Rows of that buffer are ws = OW + (kw-1)*dw/sw wide; the extra columns
+ * are computed and dropped when storing. Stride 1 without padding and with kw == 1 (1x1 convs)
+ * reads the input itself. Convs with one input channel per group (depthwise) use a direct loop
+ * over the same buffer instead: their K is a handful of taps. Weights are packed at init when
+ * they are constant. Other dtypes and ranks above 3 spatial dims use the plain reference loop. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/ops/gemm_common.h"
+#include "runtime/ops/conv_common.h"
 
 /* --- geometry ------------------------------------------------------------------------------ */
-
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 bool win_geom_init(win_geom *g, const node *n, bool ceil_mode, char *why, size_t why_len) {
   const int64_t *v = NULL;
@@ -85,26 +83,6 @@ bool win_geom_init(win_geom *g, const node *n, bool ceil_mode, char *why, size_t
 
 /* --- reference (any float dtype, any rank) ------------------------------------------------- */
 
-static double ld(int dt, const void *p, int64_t i) {
-  switch (dt) {
-    case LADLE_FLOAT: return ((const float *)p)[i];
-    case LADLE_DOUBLE: return ((const double *)p)[i];
-    case LADLE_FLOAT16: return half_to_float(((const uint16_t *)p)[i]);
-    case LADLE_BFLOAT16: return bfloat16_to_float(((const uint16_t *)p)[i]);
-    default: return 0;
-  }
-}
-
-static void st(int dt, void *p, int64_t i, double v) {
-  switch (dt) {
-    case LADLE_FLOAT: ((float *)p)[i] = (float)v; break;
-    case LADLE_DOUBLE: ((double *)p)[i] = v; break;
-    case LADLE_FLOAT16: ((uint16_t *)p)[i] = float_to_half((float)v); break;
-    case LADLE_BFLOAT16: ((uint16_t *)p)[i] = float_to_bfloat16((float)v); break;
-    default: break;
-  }
-}
-
 static double act_d(const node *n, double x) {
   switch (n->act) {
     case ACT_RELU: return x > 0 ? x : 0;
@@ -114,11 +92,6 @@ static double act_d(const node *n, double x) {
     default: return x;
   }
 }
-
-typedef struct conv_dims {
-  int64_t N, C, M, G, Cg, Mg;
-  win_geom g;
-} conv_dims;
 
 static void conv_ref(const conv_dims *cd, int dt, const void *x, const void *w, const void *b,
                      void *y, const node *act) {
@@ -131,7 +104,7 @@ static void conv_ref(const conv_dims *cd, int dt, const void *x, const void *w, 
       int64_t grp = m / cd->Mg;
       int64_t o[WIN_MAX_SP] = {0};
       for (int64_t oi = 0; oi < out_plane; oi++) {
-        double acc = b ? ld(dt, b, m) : 0;
+        double acc = b ? conv_ld(dt, b, m) : 0;
         for (int64_t ci = 0; ci < cd->Cg; ci++) {
           int64_t xc = (n * cd->C + grp * cd->Cg + ci) * in_plane;
           int64_t wc = (m * cd->Cg + ci) * taps;
@@ -144,181 +117,20 @@ static void conv_ref(const conv_dims *cd, int dt, const void *x, const void *w, 
               if (p < 0 || p >= g->in[d]) inside = false;
               lin = lin * g->in[d] + p;
             }
-            if (inside) acc += ld(dt, x, xc + lin) * ld(dt, w, wc + ti);
+            if (inside) acc += conv_ld(dt, x, xc + lin) * conv_ld(dt, w, wc + ti);
             for (int d = nsp - 1; d >= 0; d--) {
               if (++t[d] < g->k[d]) break;
               t[d] = 0;
             }
           }
         }
-        st(dt, y, (n * cd->M + m) * out_plane + oi, act ? act_d(act, acc) : acc);
+        conv_st(dt, y, (n * cd->M + m) * out_plane + oi, act ? act_d(act, acc) : acc);
         for (int d = nsp - 1; d >= 0; d--) {
           if (++o[d] < g->out[d]) break;
           o[d] = 0;
         }
       }
     }
-}
-
-/* --- the padded, phase-split input --------------------------------------------------------- */
-
-#define CONV_MAX_PHASES 4096 /* sd*sh*sw the phase table holds (stride 64 in 2-D) */
-
-/* Spatial dims normalised to 3 (D, H, W; missing leading dims are 1). */
-typedef struct conv_plan {
-  conv_dims cd;
-  int64_t in[3], out[3], k[3], s[3], d[3], pb[3];
-  int64_t taps, K;
-  bool zero_copy;
-  int64_t ws, hs, ds;  /* phase plane dims */
-  int64_t plane;       /* floats per phase plane */
-  int nphase;          /* phases in use */
-  int phase_slot[CONV_MAX_PHASES]; /* phase (pd*sh + ph)*sw + pw -> slot, -1 when no tap reads it */
-  int64_t chan;        /* floats per channel */
-  const float *buf;    /* the buffer (x itself when zero_copy) */
-  int64_t *tapoff;     /* taps offsets within a channel */
-} conv_plan;
-
-static bool plan_init(conv_plan *p, const conv_dims *cd) {
-  const win_geom *g = &cd->g;
-  int off = 3 - g->nsp;
-  memset(p, 0, sizeof *p);
-  p->cd = *cd;
-  for (int d = 0; d < 3; d++) {
-    int src = d - off;
-    p->in[d] = src >= 0 ? g->in[src] : 1;
-    p->out[d] = src >= 0 ? g->out[src] : 1;
-    p->k[d] = src >= 0 ? g->k[src] : 1;
-    p->s[d] = src >= 0 ? g->s[src] : 1;
-    p->d[d] = src >= 0 ? g->d[src] : 1;
-    p->pb[d] = src >= 0 ? g->pb[src] : 0;
-  }
-  if (p->s[0] * p->s[1] * p->s[2] > CONV_MAX_PHASES) return false; /* phase table size */
-  p->taps = p->k[0] * p->k[1] * p->k[2];
-  p->K = cd->Cg * p->taps;
-  p->zero_copy = p->s[0] == 1 && p->s[1] == 1 && p->s[2] == 1 && p->pb[0] == 0 && p->pb[1] == 0 &&
-                 p->pb[2] == 0 && p->k[2] == 1 && p->out[2] == p->in[2];
-  for (int i = 0; i < CONV_MAX_PHASES; i++) p->phase_slot[i] = -1;
-  if (p->zero_copy) {
-    p->ws = p->in[2];
-    p->hs = p->in[1];
-    p->ds = p->in[0];
-    p->plane = p->in[0] * p->in[1] * p->in[2];
-    p->nphase = 1;
-    p->phase_slot[0] = 0;
-  } else {
-    p->ws = p->out[2] + (p->k[2] - 1) * p->d[2] / p->s[2];
-    p->hs = p->out[1] + (p->k[1] - 1) * p->d[1] / p->s[1];
-    p->ds = p->out[0] + (p->k[0] - 1) * p->d[0] / p->s[0];
-    p->plane = (p->ds * p->hs * p->ws + p->ws + 15) / 16 * 16; /* + one slack row */
-    for (int64_t a = 0; a < p->k[0]; a++)
-      for (int64_t b = 0; b < p->k[1]; b++)
-        for (int64_t c = 0; c < p->k[2]; c++) {
-          int id = (int)(((a * p->d[0]) % p->s[0] * p->s[1] + (b * p->d[1]) % p->s[1]) * p->s[2] +
-                         (c * p->d[2]) % p->s[2]);
-          if (p->phase_slot[id] < 0) p->phase_slot[id] = p->nphase++;
-        }
-  }
-  p->chan = p->nphase * p->plane;
-  return true;
-}
-
-/* Offsets of every tap (kd, kh, kw) within one channel of the buffer. */
-static void plan_taps(const conv_plan *p, int64_t *tapoff) {
-  int64_t t = 0;
-  for (int64_t a = 0; a < p->k[0]; a++)
-    for (int64_t b = 0; b < p->k[1]; b++)
-      for (int64_t c = 0; c < p->k[2]; c++) {
-        int64_t ea = a * p->d[0], eb = b * p->d[1], ec = c * p->d[2];
-        int id = (int)((ea % p->s[0] * p->s[1] + eb % p->s[1]) * p->s[2] + ec % p->s[2]);
-        tapoff[t++] = p->phase_slot[id] * p->plane + (ea / p->s[0]) * p->hs * p->ws +
-                      (eb / p->s[1]) * p->ws + ec / p->s[2];
-      }
-}
-
-/* K block for the GEMM: whole channels, as many as keep one tile's B rows (about 4 cache lines
- * for each distinct input row a channel's taps read) within ~16 KB of L1. */
-static int64_t conv_kc(const conv_plan *p, const int64_t *tapoff) {
-  int64_t rows = 0;
-  for (int64_t t = 0; t < p->taps; t++) {
-    bool seen = false;
-    for (int64_t u = 0; u < t && !seen; u++) seen = tapoff[u] / p->ws == tapoff[t] / p->ws;
-    if (!seen) rows++;
-  }
-  int64_t ch = 256 / (rows * 4);
-  if (ch < 1) ch = 1;
-  int64_t kc = ch * p->taps;
-  return kc < 32 ? 32 : kc;
-}
-
-typedef struct fill_job {
-  const conv_plan *p;
-  const float *x;
-  float *buf;
-} fill_job;
-
-/* Fills the buffer of one (image, channel) from the input plane. */
-static void fill_task(void *arg, int64_t nc) {
-  const fill_job *f = arg;
-  const conv_plan *p = f->p;
-  const float *x = f->x + nc * p->in[0] * p->in[1] * p->in[2];
-  float *chan = f->buf + nc * p->chan;
-  for (int pd = 0; pd < p->s[0]; pd++)
-    for (int ph = 0; ph < p->s[1]; ph++)
-      for (int pw = 0; pw < p->s[2]; pw++) {
-        int slot = p->phase_slot[(pd * p->s[1] + ph) * p->s[2] + pw];
-        if (slot < 0) continue;
-        float *dst = chan + slot * p->plane;
-        /* columns zw with 0 <= zw*sw + pw - pb < W */
-        int64_t base = pw - p->pb[2], sw = p->s[2];
-        int64_t lo = base >= 0 ? 0 : cdiv(-base, sw);
-        int64_t hi = p->in[2] - base > 0 ? cdiv(p->in[2] - base, sw) : 0;
-        if (hi > p->ws) hi = p->ws;
-        if (lo > hi) lo = hi;
-        int64_t n = hi - lo;
-        for (int64_t zd = 0; zd < p->ds; zd++) {
-          int64_t id = zd * p->s[0] + pd - p->pb[0];
-          for (int64_t zh = 0; zh < p->hs; zh++, dst += p->ws) {
-            int64_t ih = zh * p->s[1] + ph - p->pb[1];
-            if (id < 0 || id >= p->in[0] || ih < 0 || ih >= p->in[1]) {
-              for (int64_t zw = 0; zw < p->ws; zw++) dst[zw] = 0;
-              continue;
-            }
-            const float *src = x + (id * p->in[1] + ih) * p->in[2] + lo * sw + base;
-            float *d = dst + lo;
-            for (int64_t zw = 0; zw < lo; zw++) dst[zw] = 0;
-            if (sw == 1) {
-              for (int64_t i = 0; i < n; i++) d[i] = src[i];
-            } else if (sw == 2) {
-              for (int64_t i = 0; i < n; i++) d[i] = src[2 * i];
-            } else {
-              for (int64_t i = 0; i < n; i++) d[i] = src[i * sw];
-            }
-            for (int64_t zw = hi; zw < p->ws; zw++) dst[zw] = 0;
-          }
-        }
-        int64_t used = p->ds * p->hs * p->ws;
-        memset(chan + slot * p->plane + used, 0, sizeof(float) * (size_t)(p->plane - used));
-      }
-}
-
-/* Fills the buffer for images [n0, n1) (image n at buf + (n - n0) * C * chan); a zero-copy
- * plan points at x itself. */
-static ladle_status plan_fill(op_ctx *c, conv_plan *p, const float *x, int64_t n0, int64_t n1) {
-  if (p->zero_copy) {
-    p->buf = x;
-    return LADLE_OK;
-  }
-  int64_t planes = (n1 - n0) * p->cd.C;
-  float *buf = op_scratch(c, 0, (size_t)(planes * p->chan) * sizeof(float));
-  if (!buf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the padded input");
-  fill_job f = {p, x + n0 * p->cd.C * p->in[0] * p->in[1] * p->in[2], buf};
-  if (op_threads(c) > 1 && planes * p->chan >= 65536)
-    tpool_run(op_pool(c), planes, fill_task, &f);
-  else
-    for (int64_t i = 0; i < planes; i++) fill_task(&f, i);
-  p->buf = buf;
-  return LADLE_OK;
 }
 
 /* --- Conv ---------------------------------------------------------------------------------- */
@@ -686,7 +498,7 @@ static ladle_status conv_pixel_major(op_ctx *c, conv_plan *p, const float *x, co
                                      const int64_t *offs, const float *bias, float *y) {
   const node *n = op_node(c);
   ladle_status s;
-  if ((s = plan_fill(c, p, x, 0, p->cd.N))) return s;
+  if ((s = conv_plan_fill(c, p, x, 0, p->cd.N))) return s;
   pix_panels pp = {p, (p->out[2] + GEMM_MR - 1) / GEMM_MR, y};
   gemm_pix g;
   memset(&g, 0, sizeof g);
@@ -776,7 +588,7 @@ static ladle_status run_conv(op_ctx *c) {
     return LADLE_OK;
   conv_plan p;
   if (x->dtype != LADLE_FLOAT || cd.g.nsp > 3 || shape_numel(x->ndim, x->dims) == 0 ||
-      !plan_init(&p, &cd)) {
+      !conv_plan_init(&p, &cd)) {
     conv_ref(&cd, x->dtype, x->data, w->data, b ? b->data : NULL, y->data,
              n->act != ACT_NONE ? n : NULL);
     return LADLE_OK;
@@ -784,9 +596,9 @@ static ladle_status run_conv(op_ctx *c) {
   int64_t *offs = op_scratch(c, 3, (size_t)(p.K + p.taps) * sizeof(int64_t));
   if (!offs) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for tap offsets");
   int64_t *tapoff = offs + p.K;
-  plan_taps(&p, tapoff);
+  conv_plan_taps(&p, tapoff);
   if (cd.Cg == 1) { /* depthwise (or one input channel per group) */
-    if ((s = plan_fill(c, &p, x->data, 0, cd.N))) return s;
+    if ((s = conv_plan_fill(c, &p, x->data, 0, cd.N))) return s;
     int64_t planes = cd.N * cd.M, cols = p.out[1] * p.ws;
     if (gemm_have_avx512() && p.out[0] == 1 && cols <= 65536) {
       /* segments of each 16-column chunk that are outputs, in chunk order */
@@ -854,313 +666,20 @@ static ladle_status run_conv(op_ctx *c) {
   gemm_shape gs = {cd.Mg, p.K, p.out[1] * p.ws, p.out[0] * p.out[1] * p.out[2], p.ws, p.out[2],
                    1.0f, false, n->act != ACT_NONE ? n : NULL, conv_kc(&p, tapoff)};
   if (p.zero_copy) {
-    if ((s = plan_fill(c, &p, x->data, 0, cd.N))) return s;
+    if ((s = conv_plan_fill(c, &p, x->data, 0, cd.N))) return s;
     return gemm_run(c, 2, &gs, cd.N * cd.G * p.out[0], conv_get, &j);
   }
   /* one image at a time: its padded copy is still in cache when the GEMM reads it */
   for (int64_t n0 = 0; n0 < cd.N; n0++) {
-    if ((s = plan_fill(c, &p, x->data, n0, n0 + 1))) return s;
+    if ((s = conv_plan_fill(c, &p, x->data, n0, n0 + 1))) return s;
     j.n0 = n0;
     if ((s = gemm_run(c, 2, &gs, cd.G * p.out[0], conv_get, &j))) return s;
   }
   return LADLE_OK;
 }
 
-/* --- ConvTranspose ------------------------------------------------------------------------- */
-
-/* y (N, M, out...) from x (N, C, in...) and w (C, M/G, k...): every input element scatters
- * x * w into the outputs its window covers. Float runs col = W_g^T · X_g as a GEMM and adds
- * the columns into y (col2im); other dtypes use the direct loop. */
-typedef struct convt_geom {
-  int nsp;
-  int64_t in[WIN_MAX_SP], out[WIN_MAX_SP], k[WIN_MAX_SP], s[WIN_MAX_SP], d[WIN_MAX_SP],
-      pb[WIN_MAX_SP];
-} convt_geom;
-
-static ladle_status convt_geometry(op_ctx *c, convt_geom *g) {
-  const node *n = op_node(c);
-  const int64_t *v = NULL;
-  int64_t cnt, nsp = g->nsp;
-  int64_t op[WIN_MAX_SP] = {0}, pe[WIN_MAX_SP] = {0}, oshape[WIN_MAX_SP];
-  bool have_oshape = false;
-  for (int d = 0; d < nsp; d++) {
-    g->s[d] = g->d[d] = 1;
-    g->pb[d] = 0;
-  }
-  if ((cnt = node_attr_ints(n, "strides", &v)) >= 0) {
-    if (cnt != nsp) return op_fail(c, LADLE_ERR_INVALID, "strides must have %lld values", (long long)nsp);
-    for (int d = 0; d < nsp; d++) {
-      if (v[d] < 1) return op_fail(c, LADLE_ERR_INVALID, "strides[%d] = %lld", d, (long long)v[d]);
-      g->s[d] = v[d];
-    }
-  }
-  if ((cnt = node_attr_ints(n, "dilations", &v)) >= 0) {
-    if (cnt != nsp) return op_fail(c, LADLE_ERR_INVALID, "dilations must have %lld values", (long long)nsp);
-    for (int d = 0; d < nsp; d++) {
-      if (v[d] < 1) return op_fail(c, LADLE_ERR_INVALID, "dilations[%d] = %lld", d, (long long)v[d]);
-      g->d[d] = v[d];
-    }
-  }
-  if ((cnt = node_attr_ints(n, "output_padding", &v)) >= 0) {
-    if (cnt != nsp) return op_fail(c, LADLE_ERR_INVALID, "output_padding must have %lld values", (long long)nsp);
-    for (int d = 0; d < nsp; d++) {
-      if (v[d] < 0) return op_fail(c, LADLE_ERR_INVALID, "negative output_padding");
-      op[d] = v[d];
-    }
-  }
-  if ((cnt = node_attr_ints(n, "output_shape", &v)) >= 0) {
-    /* either the spatial dims or the full shape */
-    if (cnt != nsp && cnt != nsp + 2)
-      return op_fail(c, LADLE_ERR_INVALID, "output_shape must have %lld values", (long long)nsp);
-    for (int d = 0; d < nsp; d++) oshape[d] = v[cnt - nsp + d];
-    have_oshape = true;
-  }
-  const char *ap = node_attr_str(n, "auto_pad", "NOTSET");
-  bool same_upper = strcmp(ap, "SAME_UPPER") == 0, same_lower = strcmp(ap, "SAME_LOWER") == 0;
-  bool valid = strcmp(ap, "VALID") == 0;
-  if (!same_upper && !same_lower && !valid && strcmp(ap, "NOTSET") != 0 && ap[0])
-    return op_fail(c, LADLE_ERR_INVALID, "unknown auto_pad '%s'", ap);
-  if ((cnt = node_attr_ints(n, "pads", &v)) >= 0 && !same_upper && !same_lower && !valid &&
-      !have_oshape) {
-    if (cnt != 2 * nsp) return op_fail(c, LADLE_ERR_INVALID, "pads must have %lld values", 2 * (long long)nsp);
-    for (int d = 0; d < nsp; d++) {
-      if (v[d] < 0 || v[d + nsp] < 0) return op_fail(c, LADLE_ERR_INVALID, "negative pads");
-      g->pb[d] = v[d];
-      pe[d] = v[d + nsp];
-    }
-  }
-  for (int d = 0; d < nsp; d++) {
-    int64_t keff = (g->k[d] - 1) * g->d[d] + 1;
-    int64_t full = g->s[d] * (g->in[d] - 1) + op[d] + keff;
-    if (have_oshape || same_upper || same_lower) {
-      int64_t want = have_oshape ? oshape[d] : g->in[d] * g->s[d];
-      int64_t total = full - want;
-      if (total < 0) total = 0; /* the tail beyond the computed extent stays bias-only */
-      /* ONNX: SAME_UPPER puts the odd pad at the end of the input, i.e. the start here */
-      if (same_upper) {
-        g->pb[d] = total / 2;
-      } else {
-        g->pb[d] = total - total / 2;
-      }
-      g->out[d] = want;
-    } else {
-      g->out[d] = full - g->pb[d] - pe[d];
-    }
-    if (g->out[d] < 1) return op_fail(c, LADLE_ERR_SHAPE, "empty output on axis %d", d + 2);
-  }
-  return LADLE_OK;
-}
-
-typedef struct convt_dims {
-  int64_t N, C, M, G, Cg, Mg, taps, in_plane, out_plane;
-} convt_dims;
-
-/* 2-D col2im: per kernel tap, the valid input columns form one range, so each input row adds
- * into one output row with a fixed stride. */
-static void col2im_2d(const convt_geom *g, const convt_dims *cd, const float *col, float *y) {
-  int64_t H = g->in[0], W = g->in[1], OH = g->out[0], OW = g->out[1];
-  for (int64_t m = 0; m < cd->Mg; m++)
-    for (int64_t a = 0; a < g->k[0]; a++)
-      for (int64_t b = 0; b < g->k[1]; b++) {
-        const float *row = col + ((m * g->k[0] + a) * g->k[1] + b) * cd->in_plane;
-        float *ym = y + m * cd->out_plane;
-        int64_t cw = b * g->d[1] - g->pb[1]; /* ow = iw*sw + cw */
-        int64_t lo = cw >= 0 ? 0 : (-cw + g->s[1] - 1) / g->s[1];
-        int64_t hi = OW - 1 - cw >= 0 ? (OW - 1 - cw) / g->s[1] + 1 : 0;
-        if (hi > W) hi = W;
-        for (int64_t ih = 0; ih < H; ih++) {
-          int64_t oh = ih * g->s[0] - g->pb[0] + a * g->d[0];
-          if (oh < 0 || oh >= OH) continue;
-          const float *src = row + ih * W;
-          float *yr = ym + oh * OW; /* yr[cw + iw*sw] for iw in [lo, hi) stays in the row */
-          int64_t sw = g->s[1];
-          for (int64_t iw = lo; iw < hi; iw++) yr[cw + iw * sw] += src[iw];
-        }
-      }
-}
-
-/* Adds the window contributions of col (Mg*taps rows × in_plane) into y (Mg × out_plane). */
-static void col2im(const convt_geom *g, const convt_dims *cd, const float *col, float *y) {
-  int nsp = g->nsp;
-  if (nsp == 2) {
-    col2im_2d(g, cd, col, y);
-    return;
-  }
-  for (int64_t m = 0; m < cd->Mg; m++) {
-    int64_t t[WIN_MAX_SP] = {0};
-    for (int64_t ti = 0; ti < cd->taps; ti++) {
-      const float *row = col + (m * cd->taps + ti) * cd->in_plane;
-      float *ym = y + m * cd->out_plane;
-      int64_t ii[WIN_MAX_SP] = {0};
-      for (int64_t i = 0; i < cd->in_plane; i++) {
-        bool inside = true;
-        int64_t lin = 0;
-        for (int d = 0; d < nsp; d++) {
-          int64_t o = ii[d] * g->s[d] - g->pb[d] + t[d] * g->d[d];
-          if (o < 0 || o >= g->out[d]) inside = false;
-          lin = lin * g->out[d] + o;
-        }
-        if (inside) ym[lin] += row[i];
-        for (int d = nsp - 1; d >= 0; d--) {
-          if (++ii[d] < g->in[d]) break;
-          ii[d] = 0;
-        }
-      }
-      for (int d = nsp - 1; d >= 0; d--) {
-        if (++t[d] < g->k[d]) break;
-        t[d] = 0;
-      }
-    }
-  }
-}
-
-/* acc: scratch of N * M * out_plane doubles. */
-static void convt_ref(const convt_geom *g, const convt_dims *cd, int dt, const void *x,
-                      const void *w, const void *b, void *y, double *acc) {
-  int nsp = g->nsp;
-  int64_t total = cd->N * cd->M * cd->out_plane;
-  memset(acc, 0, sizeof(double) * (size_t)total);
-  for (int64_t n = 0; n < cd->N; n++)
-    for (int64_t ci = 0; ci < cd->C; ci++) {
-      int64_t grp = ci / cd->Cg;
-      int64_t ii[WIN_MAX_SP] = {0};
-      for (int64_t i = 0; i < cd->in_plane; i++) {
-        double xv = ld(dt, x, (n * cd->C + ci) * cd->in_plane + i);
-        for (int64_t mo = 0; mo < cd->Mg; mo++) {
-          int64_t m = grp * cd->Mg + mo;
-          int64_t t[WIN_MAX_SP] = {0};
-          for (int64_t ti = 0; ti < cd->taps; ti++) {
-            bool inside = true;
-            int64_t lin = 0;
-            for (int d = 0; d < nsp; d++) {
-              int64_t o = ii[d] * g->s[d] - g->pb[d] + t[d] * g->d[d];
-              if (o < 0 || o >= g->out[d]) inside = false;
-              lin = lin * g->out[d] + o;
-            }
-            if (inside)
-              acc[(n * cd->M + m) * cd->out_plane + lin] +=
-                  xv * ld(dt, w, (ci * cd->Mg + mo) * cd->taps + ti);
-            for (int d = nsp - 1; d >= 0; d--) {
-              if (++t[d] < g->k[d]) break;
-              t[d] = 0;
-            }
-          }
-        }
-        for (int d = nsp - 1; d >= 0; d--) {
-          if (++ii[d] < g->in[d]) break;
-          ii[d] = 0;
-        }
-      }
-    }
-  for (int64_t i = 0; i < total; i++) {
-    int64_t m = i / cd->out_plane % cd->M;
-    st(dt, y, i, acc[i] + (b ? ld(dt, b, m) : 0));
-  }
-}
-
-typedef struct one_col {
-  gemm_prod p;
-} one_col;
-
-static void get_col(void *ud, int64_t i, gemm_prod *p) {
-  (void)i;
-  *p = ((const one_col *)ud)->p;
-}
-
-static ladle_status run_convtranspose(op_ctx *c) {
-  const node *n = op_node(c);
-  const ladle_tensor *x = op_in(c, 0), *w = op_in(c, 1), *b = op_in(c, 2);
-  ladle_tensor *y = NULL;
-  ladle_status s;
-  convt_geom g;
-  convt_dims cd;
-  memset(&g, 0, sizeof g);
-  memset(&cd, 0, sizeof cd);
-  if (!x || !w) return op_fail(c, LADLE_ERR_INVALID, "ConvTranspose needs inputs X and W");
-  if (w->dtype != x->dtype || (b && b->dtype != x->dtype))
-    return op_fail(c, LADLE_ERR_DTYPE, "X, W and B must share one data type");
-  if (x->dtype != LADLE_FLOAT && x->dtype != LADLE_DOUBLE && x->dtype != LADLE_FLOAT16 &&
-      x->dtype != LADLE_BFLOAT16)
-    return op_fail(c, LADLE_ERR_DTYPE, "unsupported data type %s", ladle_dtype_name(x->dtype));
-  if (x->ndim < 3 || w->ndim != x->ndim || x->ndim - 2 > WIN_MAX_SP)
-    return op_fail(c, LADLE_ERR_SHAPE, "X and W must have the same rank >= 3, got %d and %d",
-                   x->ndim, w->ndim);
-  cd.N = x->dims[0];
-  cd.C = x->dims[1];
-  cd.G = node_attr_int(n, "group", 1);
-  if (cd.G < 1 || cd.C % cd.G != 0 || w->dims[0] != cd.C)
-    return op_fail(c, LADLE_ERR_SHAPE, "W has %lld input channels, X has %lld (group %lld)",
-                   (long long)w->dims[0], (long long)cd.C, (long long)cd.G);
-  cd.Cg = cd.C / cd.G;
-  cd.Mg = w->dims[1];
-  cd.M = cd.Mg * cd.G;
-  g.nsp = x->ndim - 2;
-  for (int d = 0; d < g.nsp; d++) {
-    g.in[d] = x->dims[d + 2];
-    g.k[d] = w->dims[d + 2];
-    if (g.k[d] < 1) return op_fail(c, LADLE_ERR_SHAPE, "empty kernel on axis %d", d + 2);
-  }
-  const int64_t *ks = NULL;
-  int64_t nk = node_attr_ints(n, "kernel_shape", &ks);
-  if (nk >= 0) {
-    if (nk != g.nsp) return op_fail(c, LADLE_ERR_INVALID, "kernel_shape must have %d values", g.nsp);
-    for (int d = 0; d < g.nsp; d++)
-      if (ks[d] != g.k[d])
-        return op_fail(c, LADLE_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld", d,
-                       (long long)ks[d], (long long)g.k[d]);
-  }
-  if (b && (b->ndim != 1 || b->dims[0] != cd.M))
-    return op_fail(c, LADLE_ERR_SHAPE, "B must have %lld values", (long long)cd.M);
-  if ((s = convt_geometry(c, &g))) return s;
-  int64_t dims[LADLE_MAX_DIMS];
-  dims[0] = cd.N;
-  dims[1] = cd.M;
-  for (int d = 0; d < g.nsp; d++) dims[d + 2] = g.out[d];
-  if ((s = op_out(c, 0, x->dtype, x->ndim, dims, &y))) return s;
-  cd.taps = shape_numel(g.nsp, g.k);
-  cd.in_plane = shape_numel(g.nsp, g.in);
-  cd.out_plane = shape_numel(g.nsp, g.out);
-  if (shape_numel(x->ndim, dims) == 0) return LADLE_OK;
-  if (x->dtype != LADLE_FLOAT) {
-    double *acc = op_scratch(c, 0, sizeof(double) * (size_t)shape_numel(x->ndim, dims));
-    if (!acc) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the accumulator");
-    convt_ref(&g, &cd, x->dtype, x->data, w->data, b ? b->data : NULL, y->data, acc);
-    return LADLE_OK;
-  }
-  float *yd = y->data;
-  const float *bd = b ? b->data : NULL;
-  for (int64_t i = 0; i < cd.N * cd.M; i++) {
-    float bv = bd ? bd[i % cd.M] : 0.0f;
-    for (int64_t o = 0; o < cd.out_plane; o++) yd[i * cd.out_plane + o] = bv;
-  }
-  if (cd.in_plane == 0) goto act;
-  int64_t rows = cd.Mg * cd.taps;
-  size_t pa_size = gemm_pack_a_size(rows, cd.Cg);
-  float *pa = op_scratch(c, 1, pa_size * sizeof(float));
-  float *col = op_scratch(c, 0, (size_t)(rows * cd.in_plane) * sizeof(float));
-  if (!pa || !col) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for ConvTranspose buffers");
-  for (int64_t n0 = 0; n0 < cd.N; n0++)
-    for (int64_t gi = 0; gi < cd.G; gi++) {
-      /* A = W_g^T: row (m, tap), column ci */
-      gemm_pack_a(pa, (const float *)w->data + gi * cd.Cg * rows, rows, cd.Cg, 1, rows);
-      gemm_prod prod;
-      memset(&prod, 0, sizeof prod);
-      prod.a = pa;
-      prod.b.base = (const float *)x->data + (n0 * cd.C + gi * cd.Cg) * cd.in_plane;
-      prod.b.stride = cd.in_plane;
-      prod.c = col;
-      gemm_shape gs = {rows, cd.Cg, cd.in_plane, cd.in_plane, cd.in_plane, cd.in_plane, 1.0f, false, NULL, GEMM_STRIDE_KC};
-      one_col oc = {prod};
-      if ((s = gemm_run(c, 2, &gs, 1, get_col, &oc))) return s;
-      col2im(&g, &cd, col, yd + (n0 * cd.M + gi * cd.Mg) * cd.out_plane);
-    }
-act:
-  if (n->act != ACT_NONE) act_apply(n, yd, shape_numel(x->ndim, dims));
-  return LADLE_OK;
-}
-
 const op_def ops_conv[] = {
     {"", "Conv", 1, 99, run_conv, conv_init, conv_state_free},
-    {"", "ConvTranspose", 1, 99, run_convtranspose, NULL, NULL},
+    {"", "ConvTranspose", 1, 99, conv_run_convtranspose, NULL, NULL},
     {NULL, NULL, 0, 0, NULL, NULL, NULL},
 };
