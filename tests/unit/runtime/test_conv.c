@@ -1,5 +1,5 @@
 /* test_conv.c — what the ONNX conformance data does not cover for the conv and pool families
- * (conv.c, pool.c and the GEMM engine under them):
+ * (conv.c, conv_plan.c, convtranspose.c, pool.c and the GEMM engine under them):
  *   - Conv's fast paths (implicit GEMM over the padded / stride-phase-split input, the zero-copy
  *     1x1 path, depthwise, K blocking, gap columns, threads) against a plain reference, on random
  *     shapes: odd sizes, groups, dilations, asymmetric pads, strides, auto_pad, 1-D/2-D/3-D;

@@ -1,5 +1,5 @@
-/* test_gemm.c — what the ONNX conformance data does not cover for the gemm family (gemm.c and
- * the GEMM engine in it):
+/* test_gemm.c — what the ONNX conformance data does not cover for the gemm family (Gemm and
+ * MatMul in matmul.c, the GEMM engine in gemm.c):
  *   - Gemm on random shapes (row panels of 8 and column tiles of 48 with their remainders, K
  *     blocks, threads) with transA/transB, alpha, beta and every C broadcast, B as an
  *     initializer (packed at init) or a graph input, against a plain reference;
