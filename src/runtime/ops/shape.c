@@ -1,7 +1,8 @@
 /* shape.c — ops that rearrange a tensor's elements without computing on them: Reshape,
  * Flatten, Squeeze, Unsqueeze, Transpose, Concat, Split, Shape, Size, Expand, Tile, Slice,
- * Pad, DepthToSpace, SpaceToDepth, Trilu; and the strided-copy engine they share with
- * gather.c and generate.c (shape_common.h).
+ * DepthToSpace, SpaceToDepth, Trilu; and the family's table ops_shape[], whose Pad rows run in
+ * pad.c. The strided-copy engine they share with gather.c and generate.c is in shape_copy.c
+ * (shape_common.h).
  *
  * Every op here is dtype-generic: elements move as esz-byte units, strings as pointers that
  * shape_own_strings() then duplicates. Most ops reduce to one strided view of the input
@@ -11,309 +12,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
 
 #include "runtime/ops/shape_common.h"
 
-/* --- shared helpers ----------------------------------------------------------------------- */
-
-bool shape_axis(int64_t axis, int rank, int *out) {
-  if (axis < -(int64_t)rank || axis >= rank) return false;
-  *out = (int)(axis < 0 ? axis + rank : axis);
-  return true;
-}
-
-void shape_fill(void *dst, const void *val, int64_t n, size_t esz) {
-  switch (esz) {
-    case 1: memset(dst, *(const uint8_t *)val, (size_t)n); return;
-#define FILL_T(T)                             \
-  {                                           \
-    T v, *d = dst;                            \
-    memcpy(&v, val, sizeof v);                \
-    for (int64_t i = 0; i < n; i++) d[i] = v; \
-  }
-    case 2: FILL_T(uint16_t) return;
-    case 4: FILL_T(uint32_t) return;
-    case 8: FILL_T(uint64_t) return;
-#undef FILL_T
-    default:
-      for (int64_t i = 0; i < n; i++) memcpy((char *)dst + (size_t)i * esz, val, esz);
-  }
-}
-
-ladle_status shape_own_strings(op_ctx *c, ladle_tensor *y) {
-  if (y->dtype != LADLE_STRING) return LADLE_OK;
-  char **s = y->data;
-  int64_t n = ladle_tensor_numel(y);
-  for (int64_t i = 0; i < n; i++) {
-    char *copy = strdup(s[i] ? s[i] : "");
-    if (!copy) {
-      for (int64_t k = i; k < n; k++) s[k] = NULL;
-      return op_fail(c, LADLE_ERR_NOMEM, "out of memory copying strings");
-    }
-    s[i] = copy;
-  }
-  return LADLE_OK;
-}
-
-ladle_status shape_read_ints(op_ctx *c, const ladle_tensor *t, const char *what, int64_t max,
-                             int64_t *out, int *n) {
-  if (!dtype_is_integer(t->dtype))
-    return op_fail(c, LADLE_ERR_DTYPE, "%s must be an integer tensor, got %s", what,
-                   ladle_dtype_name(t->dtype));
-  if (t->ndim > 1) return op_fail(c, LADLE_ERR_SHAPE, "%s must be 1-D, got rank %d", what, t->ndim);
-  int64_t len = ladle_tensor_numel(t);
-  if (len > max)
-    return op_fail(c, LADLE_ERR_SHAPE, "%s has %lld entries, at most %lld allowed", what,
-                   (long long)len, (long long)max);
-  for (int64_t i = 0; i < len; i++) out[i] = tensor_get_i64(t, i);
-  *n = (int)len;
-  return LADLE_OK;
-}
-
-/* --- the strided-copy engine -------------------------------------------------------------- */
-
-enum { ROW_COPY, ROW_FILL, ROW_GATHER, ROW_TILE };
-
-#define TILE 32
-#define PAR_MIN_BYTES (1024 * 1024)
-
-typedef struct plan {
-  char *dst;
-  const char *src;
-  size_t esz;
-  int kind;
-  int n_outer; /* outer axes, iterated around the row kernel */
-  int64_t odims[SHAPE_VIEW_MAX], osrc[SHAPE_VIEW_MAX], odst[SHAPE_VIEW_MAX];
-  int64_t inner, inner_src; /* the last axis: length and source stride */
-  int64_t rows, rows_dst;   /* ROW_TILE: the unit-stride source axis: length and dest stride */
-  int64_t n_items;          /* outer items (times the TILE x TILE blocks for ROW_TILE) */
-  int64_t per_task;
-} plan;
-
-static void row_gather(char *dp, const char *sp, int64_t n, int64_t is, size_t esz) {
-#define GATHER_T(T)                                       \
-  {                                                       \
-    T *d = (T *)dp;                                       \
-    const T *s = (const T *)sp;                           \
-    for (int64_t b = 0; b < n; b++) d[b] = s[b * is];     \
-  }
-  switch (esz) {
-    case 1: GATHER_T(uint8_t) break;
-    case 2: GATHER_T(uint16_t) break;
-    case 4: GATHER_T(uint32_t) break;
-    case 8: GATHER_T(uint64_t) break;
-    default:
-      for (int64_t b = 0; b < n; b++)
-        memcpy(dp + (size_t)b * esz, sp + (ptrdiff_t)(b * is) * (ptrdiff_t)esz, esz);
-  }
-#undef GATHER_T
-}
-
-#if defined(__AVX__)
-/* One 8x8 block of 4-byte elements: row b of the source (8 elements along a at s + b * is)
- * becomes column b of the destination (row a at d + a * rd). Moves bits only. */
-static inline void tr8x8_32(uint32_t *d, int64_t rd, const uint32_t *s, int64_t is) {
-  __m256 r0 = _mm256_loadu_ps((const float *)(s + 0 * is)), r1 = _mm256_loadu_ps((const float *)(s + 1 * is));
-  __m256 r2 = _mm256_loadu_ps((const float *)(s + 2 * is)), r3 = _mm256_loadu_ps((const float *)(s + 3 * is));
-  __m256 r4 = _mm256_loadu_ps((const float *)(s + 4 * is)), r5 = _mm256_loadu_ps((const float *)(s + 5 * is));
-  __m256 r6 = _mm256_loadu_ps((const float *)(s + 6 * is)), r7 = _mm256_loadu_ps((const float *)(s + 7 * is));
-  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-  __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-  __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-  __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-  __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-  __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-  __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-  __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-  _mm256_storeu_ps((float *)(d + 0 * rd), _mm256_permute2f128_ps(u0, u4, 0x20));
-  _mm256_storeu_ps((float *)(d + 1 * rd), _mm256_permute2f128_ps(u1, u5, 0x20));
-  _mm256_storeu_ps((float *)(d + 2 * rd), _mm256_permute2f128_ps(u2, u6, 0x20));
-  _mm256_storeu_ps((float *)(d + 3 * rd), _mm256_permute2f128_ps(u3, u7, 0x20));
-  _mm256_storeu_ps((float *)(d + 4 * rd), _mm256_permute2f128_ps(u0, u4, 0x31));
-  _mm256_storeu_ps((float *)(d + 5 * rd), _mm256_permute2f128_ps(u1, u5, 0x31));
-  _mm256_storeu_ps((float *)(d + 6 * rd), _mm256_permute2f128_ps(u2, u6, 0x31));
-  _mm256_storeu_ps((float *)(d + 7 * rd), _mm256_permute2f128_ps(u3, u7, 0x31));
-}
-#endif
-
-/* dst[a * rd + b] = src[a + b * is] for a in [a0, a1), b in [b0, b1): one cache block (8x8
- * register blocks for 4-byte elements where AVX is available). */
-static void tile_transpose(char *dp, const char *sp, int64_t a0, int64_t a1, int64_t b0, int64_t b1,
-                           int64_t rd, int64_t is, size_t esz) {
-#define TILE_T(T, BS)                                               \
-  {                                                                 \
-    T *d = (T *)dp;                                                 \
-    const T *s = (const T *)sp;                                     \
-    for (int64_t a = a0; a < a1; a++) {                             \
-      T *dr = d + a * rd;                                           \
-      const T *sr = s + a;                                          \
-      for (int64_t b = (BS); b < b1; b++) dr[b] = sr[b * is];       \
-    }                                                               \
-  }
-  switch (esz) {
-    case 1: TILE_T(uint8_t, b0) break;
-    case 2: TILE_T(uint16_t, b0) break;
-    case 4: {
-      int64_t b8 = b0;
-#if defined(__AVX__)
-      int64_t a8 = a0 + (a1 - a0) / 8 * 8;
-      b8 = b0 + (b1 - b0) / 8 * 8;
-      uint32_t *d = (uint32_t *)dp;
-      const uint32_t *s = (const uint32_t *)sp;
-      for (int64_t bb = b0; bb < b8; bb += 8) {
-        for (int64_t a = a0; a < a8; a += 8) tr8x8_32(d + a * rd + bb, rd, s + a + bb * is, is);
-        for (int64_t a = a8; a < a1; a++)
-          for (int64_t b = bb; b < bb + 8; b++) d[a * rd + b] = s[a + b * is];
-      }
-#endif
-      TILE_T(uint32_t, b8) /* the columns left over (all of them without AVX) */
-      break;
-    }
-    case 8: TILE_T(uint64_t, b0) break;
-    default:
-      for (int64_t a = a0; a < a1; a++)
-        row_gather(dp + (size_t)(a * rd + b0) * esz, sp + (size_t)(a + b0 * is) * esz, b1 - b0, is, esz);
-  }
-#undef TILE_T
-}
-
-static void plan_row(const plan *p, int64_t so, int64_t dof) {
-  char *d = p->dst + (ptrdiff_t)dof * (ptrdiff_t)p->esz;
-  const char *s = p->src + (ptrdiff_t)so * (ptrdiff_t)p->esz;
-  switch (p->kind) {
-    case ROW_COPY: memcpy(d, s, (size_t)p->inner * p->esz); break;
-    case ROW_FILL: shape_fill(d, s, p->inner, p->esz); break;
-    default: row_gather(d, s, p->inner, p->inner_src, p->esz); break;
-  }
-}
-
-/* Runs items [i0, i1) of the plan. */
-static void plan_run(const plan *p, int64_t i0, int64_t i1) {
-  int64_t idx[SHAPE_VIEW_MAX];
-  int no = p->n_outer;
-  if (p->kind == ROW_TILE) { /* items: (outer, column block, row block), row block fastest */
-    int64_t nab = (p->rows + TILE - 1) / TILE, nbb = (p->inner + TILE - 1) / TILE;
-    for (int64_t it = i0; it < i1; it++) {
-      int64_t o = it / (nab * nbb), ab = it % nab, bb = it / nab % nbb, so = 0, dof = 0;
-      for (int k = no - 1; k >= 0; k--) {
-        int64_t q = o % p->odims[k];
-        o /= p->odims[k];
-        so += q * p->osrc[k];
-        dof += q * p->odst[k];
-      }
-      int64_t a0 = ab * TILE, a1 = a0 + TILE < p->rows ? a0 + TILE : p->rows;
-      int64_t b0 = bb * TILE, b1 = b0 + TILE < p->inner ? b0 + TILE : p->inner;
-      tile_transpose(p->dst + (ptrdiff_t)dof * (ptrdiff_t)p->esz,
-                     p->src + (ptrdiff_t)so * (ptrdiff_t)p->esz, a0, a1, b0, b1, p->rows_dst,
-                     p->inner_src, p->esz);
-    }
-    return;
-  }
-  int64_t o = i0, so = 0, dof = 0;
-  for (int k = no - 1; k >= 0; k--) {
-    idx[k] = o % p->odims[k];
-    o /= p->odims[k];
-    so += idx[k] * p->osrc[k];
-    dof += idx[k] * p->odst[k];
-  }
-  for (int64_t it = i0; it < i1; it++) {
-    plan_row(p, so, dof);
-    for (int k = no - 1; k >= 0; k--) { /* odometer */
-      so += p->osrc[k];
-      dof += p->odst[k];
-      if (++idx[k] < p->odims[k]) break;
-      so -= p->osrc[k] * p->odims[k];
-      dof -= p->odst[k] * p->odims[k];
-      idx[k] = 0;
-    }
-  }
-}
-
-static void plan_task(void *arg, int64_t t) {
-  const plan *p = arg;
-  int64_t i0 = t * p->per_task, i1 = i0 + p->per_task;
-  plan_run(p, i0, i1 < p->n_items ? i1 : p->n_items);
-}
-
-void shape_copy_strided(tpool *pool, void *dst, const void *src, int ndim, const int64_t *dims,
-                        const int64_t *strides, size_t esz) {
-  int64_t d[SHAPE_VIEW_MAX], st[SHAPE_VIEW_MAX], ds[SHAPE_VIEW_MAX], total = 1;
-  int nd = 0;
-  for (int i = 0; i < ndim; i++)
-    if (dims[i] == 0) return;
-  for (int i = 0; i < ndim; i++) {
-    if (dims[i] == 1) continue;
-    total *= dims[i];
-    if (nd > 0 && st[nd - 1] == strides[i] * dims[i]) { /* merge with the axis before */
-      d[nd - 1] *= dims[i];
-      st[nd - 1] = strides[i];
-    } else {
-      d[nd] = dims[i];
-      st[nd++] = strides[i];
-    }
-  }
-  if (nd == 0) {
-    d[0] = 1;
-    st[0] = 1;
-    nd = 1;
-  }
-  int64_t acc = 1;
-  for (int i = nd - 1; i >= 0; i--) {
-    ds[i] = acc;
-    acc *= d[i];
-  }
-
-  plan p = {.dst = dst, .src = src, .esz = esz, .inner = d[nd - 1], .inner_src = st[nd - 1]};
-  int last = nd - 1, unit = -1;
-  for (int i = 0; i < last; i++)
-    if (st[i] == 1) unit = i;
-  if (st[last] == 1)
-    p.kind = ROW_COPY;
-  else if (st[last] == 0)
-    p.kind = ROW_FILL;
-  else if (unit >= 0 && d[unit] >= 4 && d[last] >= 4)
-    p.kind = ROW_TILE;
-  else
-    p.kind = ROW_GATHER;
-  p.n_items = 1;
-  for (int i = 0; i < last; i++) {
-    if (p.kind == ROW_TILE && i == unit) continue;
-    p.odims[p.n_outer] = d[i];
-    p.osrc[p.n_outer] = st[i];
-    p.odst[p.n_outer++] = ds[i];
-    p.n_items *= d[i];
-  }
-  if (p.kind == ROW_TILE) {
-    p.rows = d[unit];
-    p.rows_dst = ds[unit];
-    p.n_items *= ((p.rows + TILE - 1) / TILE) * ((p.inner + TILE - 1) / TILE);
-  }
-
-  int threads = pool ? tpool_threads(pool) : 1;
-  if (threads <= 1 || (uint64_t)total * esz < PAR_MIN_BYTES || p.n_items < 2) {
-    plan_run(&p, 0, p.n_items);
-    return;
-  }
-  int64_t tasks = (int64_t)threads * 4;
-  if (tasks > p.n_items) tasks = p.n_items;
-  p.per_task = (p.n_items + tasks - 1) / tasks;
-  tpool_run(pool, (p.n_items + p.per_task - 1) / p.per_task, plan_task, &p);
-}
-
 /* --- small shared pieces of the kernels --------------------------------------------------- */
-
-static ladle_status need_input(op_ctx *c, int i, const ladle_tensor **t) {
-  *t = op_in(c, i);
-  if (!*t) return op_fail(c, LADLE_ERR_INVALID, "input %d is required", i);
-  return LADLE_OK;
-}
 
 /* Row-major strides of x, or zeros for an empty x: an empty tensor's dims may multiply past
  * int64 (the strides are never used then, since every view of it is empty too). */
@@ -392,7 +94,7 @@ static ladle_status run_reshape(op_ctx *c) {
   int64_t req[LADLE_MAX_DIMS + 1];
   int n;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &s))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &s))) return st;
   if ((st = shape_read_ints(c, s, "shape", LADLE_MAX_DIMS + 1, req, &n))) return st;
   return reshape_to(c, x, n, req, node_attr_int(op_node(c), "allowzero", 0) != 0);
 }
@@ -401,7 +103,7 @@ static ladle_status run_reshape1(op_ctx *c) {
   const ladle_tensor *x;
   const int64_t *req;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t n = node_attr_ints(op_node(c), "shape", &req);
   if (n < 0) return op_fail(c, LADLE_ERR_INVALID, "attribute 'shape' is required");
   if (n > LADLE_MAX_DIMS)
@@ -412,7 +114,7 @@ static ladle_status run_reshape1(op_ctx *c) {
 static ladle_status run_flatten(op_ctx *c) {
   const ladle_tensor *x;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t axis = node_attr_int(op_node(c), "axis", 1);
   if (axis < -(int64_t)x->ndim || axis > x->ndim)
     return op_fail(c, LADLE_ERR_INVALID, "axis %lld out of range for rank %d", (long long)axis, x->ndim);
@@ -446,7 +148,7 @@ static ladle_status run_squeeze1(op_ctx *c) {
   const ladle_tensor *x;
   const int64_t *ax = NULL;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t na = node_attr_ints(op_node(c), "axes", &ax);
   if (na > LADLE_MAX_DIMS) return op_fail(c, LADLE_ERR_INVALID, "too many axes (%lld)", (long long)na);
   return squeeze(c, x, (int)na, ax);
@@ -457,7 +159,7 @@ static ladle_status run_squeeze13(op_ctx *c) {
   int64_t ax[LADLE_MAX_DIMS];
   int na = -1;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   if (a && (st = shape_read_ints(c, a, "axes", LADLE_MAX_DIMS, ax, &na))) return st;
   return squeeze(c, x, na, ax);
 }
@@ -483,7 +185,7 @@ static ladle_status run_unsqueeze1(op_ctx *c) {
   const ladle_tensor *x;
   const int64_t *ax = NULL;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t na = node_attr_ints(op_node(c), "axes", &ax);
   if (na > LADLE_MAX_DIMS) return op_fail(c, LADLE_ERR_INVALID, "too many axes (%lld)", (long long)na);
   return unsqueeze(c, x, (int)na, ax);
@@ -494,7 +196,7 @@ static ladle_status run_unsqueeze13(op_ctx *c) {
   int64_t ax[LADLE_MAX_DIMS];
   int na;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &a))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &a))) return st;
   if ((st = shape_read_ints(c, a, "axes", LADLE_MAX_DIMS, ax, &na))) return st;
   return unsqueeze(c, x, na, ax);
 }
@@ -507,7 +209,7 @@ static ladle_status run_transpose(op_ctx *c) {
   int64_t dims[LADLE_MAX_DIMS], vst[LADLE_MAX_DIMS], xst[LADLE_MAX_DIMS];
   bool seen[LADLE_MAX_DIMS] = {false};
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int r = x->ndim;
   int64_t np = node_attr_ints(op_node(c), "perm", &perm);
   if (np >= 0 && np != r)
@@ -532,7 +234,7 @@ static ladle_status run_concat(op_ctx *c) {
   char a[128], b[128];
   ladle_status st;
   int n = op_n_in(c), axis;
-  if ((st = need_input(c, 0, &x0))) return st;
+  if ((st = shape_need_input(c, 0, &x0))) return st;
   const node *nd = op_node(c);
   if (!node_attr(nd, "axis") && nd->opset >= 4)
     return op_fail(c, LADLE_ERR_INVALID, "attribute 'axis' is required");
@@ -543,7 +245,7 @@ static ladle_status run_concat(op_ctx *c) {
   dims[axis] = 0;
   for (int i = 0; i < n; i++) {
     const ladle_tensor *x;
-    if ((st = need_input(c, i, &x))) return st;
+    if ((st = shape_need_input(c, i, &x))) return st;
     if (x->dtype != x0->dtype)
       return op_fail(c, LADLE_ERR_DTYPE, "input %d is %s, input 0 is %s", i,
                      ladle_dtype_name(x->dtype), ladle_dtype_name(x0->dtype));
@@ -581,7 +283,7 @@ static ladle_status split(op_ctx *c, int ns, const int64_t *split, int64_t num_o
   int64_t sizes[256], dims[LADLE_MAX_DIMS];
   int nout = op_n_out(c), axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t ax = node_attr_int(op_node(c), "axis", 0);
   if (!shape_axis(ax, x->ndim, &axis))
     return op_fail(c, LADLE_ERR_INVALID, "axis %lld out of range for rank %d", (long long)ax, x->ndim);
@@ -665,7 +367,7 @@ static ladle_status run_shape(op_ctx *c) {
   const ladle_tensor *x;
   ladle_tensor *y;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t r = x->ndim, start = node_attr_int(op_node(c), "start", 0), end = node_attr_int(op_node(c), "end", r);
   if (start < 0) start += r;
   if (end < 0) end += r;
@@ -681,7 +383,7 @@ static ladle_status run_size(op_ctx *c) {
   const ladle_tensor *x;
   ladle_tensor *y;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   if ((st = op_out(c, 0, LADLE_INT64, 0, NULL, &y))) return st;
   *(int64_t *)y->data = ladle_tensor_numel(x);
   return LADLE_OK;
@@ -695,7 +397,7 @@ static ladle_status run_expand(op_ctx *c) {
   char a[128], b[128];
   int n, nd;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &s))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &s))) return st;
   if ((st = shape_read_ints(c, s, "shape", LADLE_MAX_DIMS, req, &n))) return st;
   for (int i = 0; i < n; i++)
     if (req[i] < 0) return op_fail(c, LADLE_ERR_SHAPE, "negative dimension %lld in shape", (long long)req[i]);
@@ -715,7 +417,7 @@ static ladle_status run_tile(op_ctx *c) {
   int64_t vd[SHAPE_VIEW_MAX], vs[SHAPE_VIEW_MAX];
   int n;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &rt))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &rt))) return st;
   if ((st = shape_read_ints(c, rt, "repeats", LADLE_MAX_DIMS, rep, &n))) return st;
   if (n != x->ndim)
     return op_fail(c, LADLE_ERR_SHAPE, "repeats has %d entries for rank %d", n, x->ndim);
@@ -789,7 +491,7 @@ static ladle_status run_slice1(op_ctx *c) {
   const int64_t *s, *e, *a = NULL;
   const node *nd = op_node(c);
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t ns = node_attr_ints(nd, "starts", &s), ne = node_attr_ints(nd, "ends", &e);
   int64_t na = node_attr_ints(nd, "axes", &a);
   if (ns < 0 || ne != ns || (na >= 0 && na != ns) || ns > x->ndim)
@@ -802,7 +504,7 @@ static ladle_status run_slice10(op_ctx *c) {
   int64_t s[LADLE_MAX_DIMS], e[LADLE_MAX_DIMS], a[LADLE_MAX_DIMS], p[LADLE_MAX_DIMS];
   int ns, ne, na, np;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ts)) || (st = need_input(c, 2, &te)))
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ts)) || (st = shape_need_input(c, 2, &te)))
     return st;
   if ((st = shape_read_ints(c, ts, "starts", x->ndim, s, &ns)) ||
       (st = shape_read_ints(c, te, "ends", x->ndim, e, &ne)))
@@ -812,166 +514,6 @@ static ladle_status run_slice10(op_ctx *c) {
   if (ne != ns || (ta && na != ns) || (tp && np != ns))
     return op_fail(c, LADLE_ERR_INVALID, "starts, ends, axes and steps must have the same length");
   return slice(c, x, ns, s, e, ta ? a : NULL, tp ? p : NULL);
-}
-
-/* --- Pad ---------------------------------------------------------------------------------- */
-
-enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE, PAD_WRAP };
-
-/* Source index along an axis of length d for output position o (i = o - pad_begin), or -1
- * for the constant. */
-static int64_t pad_map(int mode, int64_t i, int64_t d) {
-  if (i >= 0 && i < d) return i;
-  switch (mode) {
-    case PAD_EDGE: return i < 0 ? 0 : d - 1;
-    case PAD_WRAP: return ((i % d) + d) % d;
-    case PAD_REFLECT: {
-      if (d == 1) return 0;
-      int64_t period = 2 * (d - 1), m = ((i % period) + period) % period;
-      return m < d ? m : period - m;
-    }
-    default: return -1;
-  }
-}
-
-/* pads: begin values for every axis, then end values (negative pads crop). */
-static ladle_status pad(op_ctx *c, const ladle_tensor *x, int mode, const int64_t *pads,
-                        const void *cval) {
-  int r = x->ndim;
-  int64_t dims[LADLE_MAX_DIMS], xst[LADLE_MAX_DIMS], total = 0;
-  ladle_status st;
-  for (int i = 0; i < r; i++) {
-    int64_t pb = pads[i], pe = pads[r + i], d = x->dims[i];
-    if (pb > INT64_C(1) << 40 || pe > INT64_C(1) << 40 || pb < -d || pe < -d)
-      return op_fail(c, LADLE_ERR_INVALID, "pads %lld,%lld invalid for axis %d of size %lld",
-                     (long long)pb, (long long)pe, i, (long long)d);
-    if (pb + pe > 0 && d > INT64_MAX - (pb + pe))
-      return op_fail(c, LADLE_ERR_LIMIT, "padded axis %d is too large", i);
-    if (d + pb + pe < 0)
-      return op_fail(c, LADLE_ERR_INVALID, "pads %lld,%lld crop more than axis %d of size %lld",
-                     (long long)pb, (long long)pe, i, (long long)d);
-    dims[i] = d + pb + pe;
-    if (dims[i] > 0 && d == 0 && mode != PAD_CONSTANT)
-      return op_fail(c, LADLE_ERR_INVALID, "cannot pad an empty axis %d in this mode", i);
-  }
-  ladle_tensor *y;
-  if ((st = op_out(c, 0, x->dtype, r, dims, &y))) return st;
-  int64_t n = ladle_tensor_numel(y);
-  if (n == 0) return LADLE_OK;
-  for (int i = 0; i < r; i++) total += dims[i]; /* each dim <= n now */
-  /* map[off[i] + o]: source index along axis i for output position o, -1 for the constant */
-  int64_t *map = op_scratch(c, 0, sizeof(int64_t) * (size_t)(total + 1)), off[LADLE_MAX_DIMS];
-  if (!map) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for pad tables");
-  size_t esz = ladle_dtype_size(x->dtype);
-  if (ladle_tensor_numel(x) == 0) { /* nothing to copy: all constant */
-    shape_fill(y->data, cval, n, esz);
-    return shape_own_strings(c, y);
-  }
-  for (int64_t i = 0, at = 0; i < r; i++) {
-    off[i] = at;
-    for (int64_t o = 0; o < dims[i]; o++) map[at++] = pad_map(mode, o - pads[i], x->dims[i]);
-  }
-  shape_strides(r, x->dims, xst);
-  if (r == 0) {
-    memcpy(y->data, x->data, esz);
-    return shape_own_strings(c, y);
-  }
-  int last = r - 1;
-  int64_t w = dims[last], xd = x->dims[last], pb = pads[last];
-  int64_t lo = pb > 0 ? pb : 0, hi = pb + xd < w ? pb + xd : w; /* interior [lo, hi) */
-  int64_t rows = n / w, idx[LADLE_MAX_DIMS] = {0};
-  char *d = y->data;
-  const char *sx = x->data;
-  for (int64_t row = 0; row < rows; row++, d += (size_t)w * esz) {
-    int64_t so = 0;
-    bool fill = false;
-    for (int i = 0; i < last; i++) {
-      int64_t m = map[off[i] + idx[i]];
-      if (m < 0) fill = true;
-      so += m * xst[i];
-    }
-    if (fill) {
-      shape_fill(d, cval, w, esz);
-    } else {
-      const char *s = sx + (size_t)so * esz;
-      for (int64_t o = 0; o < lo; o++) {
-        int64_t m = map[off[last] + o];
-        memcpy(d + (size_t)o * esz, m < 0 ? cval : s + (size_t)m * esz, esz);
-      }
-      if (hi > lo) memcpy(d + (size_t)lo * esz, s + (size_t)(lo - pb) * esz, (size_t)(hi - lo) * esz);
-      for (int64_t o = hi > lo ? hi : lo; o < w; o++) {
-        int64_t m = map[off[last] + o];
-        memcpy(d + (size_t)o * esz, m < 0 ? cval : s + (size_t)m * esz, esz);
-      }
-    }
-    for (int i = last - 1; i >= 0; i--) {
-      if (++idx[i] < dims[i]) break;
-      idx[i] = 0;
-    }
-  }
-  return shape_own_strings(c, y);
-}
-
-static int pad_mode(const char *m) {
-  if (!strcmp(m, "constant")) return PAD_CONSTANT;
-  if (!strcmp(m, "reflect")) return PAD_REFLECT;
-  if (!strcmp(m, "edge")) return PAD_EDGE;
-  if (!strcmp(m, "wrap")) return PAD_WRAP;
-  return -1;
-}
-
-/* Pad-1 ('paddings') and Pad-2 ('pads'): attributes, constant 'value' as a float. */
-static ladle_status run_pad2(op_ctx *c) {
-  const ladle_tensor *x;
-  const node *nd = op_node(c);
-  const int64_t *p;
-  ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
-  int mode = pad_mode(node_attr_str(nd, "mode", "constant"));
-  if (mode < 0 || mode == PAD_WRAP)
-    return op_fail(c, LADLE_ERR_UNSUPPORTED, "pad mode '%s' is not supported", node_attr_str(nd, "mode", ""));
-  int64_t np = node_attr_ints(nd, nd->opset < 2 ? "paddings" : "pads", &p);
-  if (np != 2 * (int64_t)x->ndim)
-    return op_fail(c, LADLE_ERR_INVALID, "pads has %lld entries for rank %d", (long long)np, x->ndim);
-  uint64_t cval = 0;
-  ladle_tensor cv = {x->dtype, 0, {0}, &cval};
-  if (x->dtype != LADLE_STRING) tensor_set_f64(&cv, 0, node_attr_float(nd, "value", 0.0f));
-  return pad(c, x, mode, p, &cval);
-}
-
-static ladle_status run_pad11(op_ctx *c) {
-  const ladle_tensor *x, *tp, *tv = op_in(c, 2), *ta = op_in(c, 3);
-  const node *nd = op_node(c);
-  int64_t raw[2 * LADLE_MAX_DIMS], pads[2 * LADLE_MAX_DIMS] = {0}, axes[LADLE_MAX_DIMS];
-  int np, na;
-  ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &tp))) return st;
-  int r = x->ndim, mode = pad_mode(node_attr_str(nd, "mode", "constant"));
-  if (mode < 0)
-    return op_fail(c, LADLE_ERR_UNSUPPORTED, "pad mode '%s' is not supported", node_attr_str(nd, "mode", ""));
-  if ((st = shape_read_ints(c, tp, "pads", 2 * LADLE_MAX_DIMS, raw, &np))) return st;
-  if (ta) {
-    if ((st = shape_read_ints(c, ta, "axes", LADLE_MAX_DIMS, axes, &na))) return st;
-  } else {
-    na = r;
-    for (int i = 0; i < r; i++) axes[i] = i;
-  }
-  if (np != 2 * na) return op_fail(c, LADLE_ERR_INVALID, "pads has %d entries for %d axes", np, na);
-  for (int i = 0; i < na; i++) {
-    int a;
-    if (!shape_axis(axes[i], r, &a))
-      return op_fail(c, LADLE_ERR_INVALID, "axis %lld out of range for rank %d", (long long)axes[i], r);
-    pads[a] = raw[i];
-    pads[r + a] = raw[na + i];
-  }
-  uint64_t cval = 0;
-  if (tv && ladle_tensor_numel(tv) > 0) {
-    if (tv->dtype != x->dtype)
-      return op_fail(c, LADLE_ERR_DTYPE, "constant_value is %s, data is %s",
-                     ladle_dtype_name(tv->dtype), ladle_dtype_name(x->dtype));
-    memcpy(&cval, tv->data, ladle_dtype_size(x->dtype));
-  }
-  return pad(c, x, mode, pads, &cval);
 }
 
 /* --- DepthToSpace, SpaceToDepth ----------------------------------------------------------- */
@@ -993,7 +535,7 @@ static ladle_status permute6(op_ctx *c, const ladle_tensor *x, const int64_t *sr
 
 static ladle_status block_input(op_ctx *c, const ladle_tensor **x, int64_t *b) {
   ladle_status st;
-  if ((st = need_input(c, 0, x))) return st;
+  if ((st = shape_need_input(c, 0, x))) return st;
   if ((*x)->ndim != 4) return op_fail(c, LADLE_ERR_SHAPE, "input must be 4-D, got rank %d", (*x)->ndim);
   *b = node_attr_int(op_node(c), "blocksize", 0);
   if (*b <= 0 || *b > (INT64_C(1) << 20))
@@ -1048,7 +590,7 @@ static ladle_status run_trilu(op_ctx *c) {
   const ladle_tensor *x, *tk = op_in(c, 1);
   ladle_tensor *y;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   if (x->ndim < 2) return op_fail(c, LADLE_ERR_SHAPE, "input must have rank >= 2, got %d", x->ndim);
   int64_t k = 0;
   if (tk) {
@@ -1099,8 +641,8 @@ const op_def ops_shape[] = {
     {"", "Tile", 6, 99, run_tile, NULL, NULL},
     {"", "Slice", 1, 9, run_slice1, NULL, NULL},
     {"", "Slice", 10, 99, run_slice10, NULL, NULL},
-    {"", "Pad", 1, 10, run_pad2, NULL, NULL},
-    {"", "Pad", 11, 99, run_pad11, NULL, NULL},
+    {"", "Pad", 1, 10, pad_run_pad2, NULL, NULL},
+    {"", "Pad", 11, 99, pad_run_pad11, NULL, NULL},
     {"", "DepthToSpace", 1, 99, run_depth_to_space, NULL, NULL},
     {"", "SpaceToDepth", 1, 99, run_space_to_depth, NULL, NULL},
     {"", "Trilu", 14, 99, run_trilu, NULL, NULL},

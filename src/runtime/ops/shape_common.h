@@ -1,7 +1,7 @@
-/* shape_common.h — helpers shared by the data-movement kernels (shape.c, gather.c,
- * generate.c). They move elements as bytes of the dtype's size; string tensors move their
- * char * pointers like any 8-byte element and then take copies with shape_own_strings(), so
- * the session can free every output string on its own. */
+/* shape_common.h — helpers shared by the data-movement kernels (shape.c, pad.c, gather.c,
+ * generate.c); shape_copy.c defines them. They move elements as bytes of the dtype's size; string
+ * tensors move their char * pointers like any 8-byte element and then take copies with
+ * shape_own_strings(), so the session can free every output string on its own. */
 #ifndef LADLE_RUNTIME_OPS_SHAPE_COMMON_H
 #define LADLE_RUNTIME_OPS_SHAPE_COMMON_H
 
@@ -37,5 +37,17 @@ ladle_status shape_own_strings(op_ctx *c, ladle_tensor *y);
  * length. Fails naming `what` when t is not an integer vector or longer than max. */
 ladle_status shape_read_ints(op_ctx *c, const ladle_tensor *t, const char *what, int64_t max,
                              int64_t *out, int *n);
+
+/* Input i into *t; fails when it is absent (shape.c, pad.c). */
+static inline ladle_status shape_need_input(op_ctx *c, int i, const ladle_tensor **t) {
+  *t = op_in(c, i);
+  if (!*t) return op_fail(c, LADLE_ERR_INVALID, "input %d is required", i);
+  return LADLE_OK;
+}
+
+/* --- the rows of ops_shape[] that run outside shape.c ---------------------------------------- */
+
+ladle_status pad_run_pad2(op_ctx *c);
+ladle_status pad_run_pad11(op_ctx *c);
 
 #endif
