@@ -10,12 +10,6 @@
 
 #include "runtime/ops/shape_common.h"
 
-static ladle_status need_input(op_ctx *c, int i, const ladle_tensor **t) {
-  *t = op_in(c, i);
-  if (!*t) return op_fail(c, LADLE_ERR_INVALID, "input %d is required", i);
-  return LADLE_OK;
-}
-
 static ladle_status need_index_dtype(op_ctx *c, const ladle_tensor *t) {
   if (t->dtype != LADLE_INT64 && t->dtype != LADLE_INT32)
     return op_fail(c, LADLE_ERR_DTYPE, "indices must be int32 or int64, got %s", ladle_dtype_name(t->dtype));
@@ -114,7 +108,7 @@ static ladle_status run_gather(op_ctx *c) {
   int64_t dims[LADLE_MAX_DIMS];
   int axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)))
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)))
     return st;
   int64_t ax = node_attr_int(op_node(c), "axis", 0);
   if (!shape_axis(ax, x->ndim, &axis))
@@ -201,7 +195,7 @@ static ladle_status run_gather_elements(op_ctx *c) {
   ladle_tensor *y;
   int axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)) ||
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)) ||
       (st = elements_check(c, x, ind, &axis)))
     return st;
   if ((st = op_out(c, 0, x->dtype, ind->ndim, ind->dims, &y))) return st;
@@ -226,7 +220,7 @@ static ladle_status run_scatter_elements(op_ctx *c) {
   char a[128], b[128];
   int axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ind)) || (st = need_input(c, 2, &upd)) ||
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ind)) || (st = shape_need_input(c, 2, &upd)) ||
       (st = need_index_dtype(c, ind)) || (st = elements_check(c, x, ind, &axis)))
     return st;
   if (upd->dtype != x->dtype || !shape_equal(upd->ndim, upd->dims, ind->ndim, ind->dims))
@@ -271,7 +265,7 @@ static ladle_status run_gather_nd(op_ctx *c) {
   const ladle_tensor *x, *ind;
   int64_t dims[LADLE_MAX_DIMS];
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)))
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ind)) || (st = need_index_dtype(c, ind)))
     return st;
   int64_t bd64 = node_attr_int(op_node(c), "batch_dims", 0);
   int q = ind->ndim, r = x->ndim;
@@ -312,7 +306,7 @@ static ladle_status run_scatter_nd(op_ctx *c) {
   int64_t want[LADLE_MAX_DIMS];
   char a[128], b[128];
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ind)) || (st = need_input(c, 2, &upd)) ||
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ind)) || (st = shape_need_input(c, 2, &upd)) ||
       (st = need_index_dtype(c, ind)))
     return st;
   int q = ind->ndim, r = x->ndim, n = 0;
@@ -355,7 +349,7 @@ static ladle_status run_onehot(op_ctx *c) {
   int64_t dims[LADLE_MAX_DIMS];
   int axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &ind)) || (st = need_input(c, 1, &dep)) || (st = need_input(c, 2, &val)))
+  if ((st = shape_need_input(c, 0, &ind)) || (st = shape_need_input(c, 1, &dep)) || (st = shape_need_input(c, 2, &val)))
     return st;
   if (ind->dtype == LADLE_STRING || dep->dtype == LADLE_STRING || ladle_tensor_numel(dep) != 1)
     return op_fail(c, LADLE_ERR_INVALID, "indices must be numeric and depth one number");
@@ -421,7 +415,7 @@ static int64_t nonzero_mask(const ladle_tensor *x, uint8_t *mask) {
 static ladle_status run_nonzero(op_ctx *c) {
   const ladle_tensor *x;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t n = ladle_tensor_numel(x);
   uint8_t *mask = op_scratch(c, 0, (size_t)(n ? n : 1));
   if (!mask) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for the mask");
@@ -450,7 +444,7 @@ static ladle_status run_compress(op_ctx *c) {
   int64_t dims[LADLE_MAX_DIMS];
   int axis = -1, r;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &cond))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &cond))) return st;
   if (cond->dtype != LADLE_BOOL || cond->ndim != 1)
     return op_fail(c, LADLE_ERR_INVALID, "condition must be a 1-D bool tensor");
   const attr *at = node_attr(op_node(c), "axis");

@@ -5,12 +5,6 @@
 
 #include "runtime/ops/shape_common.h"
 
-static ladle_status need_input(op_ctx *c, int i, const ladle_tensor **t) {
-  *t = op_in(c, i);
-  if (!*t) return op_fail(c, LADLE_ERR_INVALID, "input %d is required", i);
-  return LADLE_OK;
-}
-
 /* --- ConstantOfShape ---------------------------------------------------------------------- */
 
 static ladle_status run_constant_of_shape(op_ctx *c) {
@@ -18,7 +12,7 @@ static ladle_status run_constant_of_shape(op_ctx *c) {
   int64_t dims[LADLE_MAX_DIMS];
   int n;
   ladle_status st;
-  if ((st = need_input(c, 0, &s))) return st;
+  if ((st = shape_need_input(c, 0, &s))) return st;
   if ((st = shape_read_ints(c, s, "shape", LADLE_MAX_DIMS, dims, &n))) return st;
   for (int i = 0; i < n; i++)
     if (dims[i] < 0) return op_fail(c, LADLE_ERR_SHAPE, "negative dimension %lld", (long long)dims[i]);
@@ -60,7 +54,7 @@ static int64_t int_range_count(int64_t start, int64_t limit, int64_t delta) {
 static ladle_status run_range(op_ctx *c) {
   const ladle_tensor *ts, *tl, *td;
   ladle_status st;
-  if ((st = need_input(c, 0, &ts)) || (st = need_input(c, 1, &tl)) || (st = need_input(c, 2, &td))) return st;
+  if ((st = shape_need_input(c, 0, &ts)) || (st = shape_need_input(c, 1, &tl)) || (st = shape_need_input(c, 2, &td))) return st;
   int dt = ts->dtype;
   if (tl->dtype != dt || td->dtype != dt)
     return op_fail(c, LADLE_ERR_DTYPE, "start, limit and delta must have the same type");
@@ -112,7 +106,7 @@ static ladle_status run_eyelike(op_ctx *c) {
   const ladle_tensor *x;
   ladle_tensor *y;
   ladle_status st;
-  if ((st = need_input(c, 0, &x))) return st;
+  if ((st = shape_need_input(c, 0, &x))) return st;
   if (x->ndim != 2) return op_fail(c, LADLE_ERR_SHAPE, "input must be 2-D, got rank %d", x->ndim);
   int64_t dt = node_attr_int(op_node(c), "dtype", x->dtype), k = node_attr_int(op_node(c), "k", 0);
   if (dt == LADLE_STRING || dt > INT32_MAX || !dtype_valid((int)dt))
@@ -162,7 +156,7 @@ static ladle_status run_cumsum(op_ctx *c) {
   ladle_tensor *y;
   int axis;
   ladle_status st;
-  if ((st = need_input(c, 0, &x)) || (st = need_input(c, 1, &ta))) return st;
+  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &ta))) return st;
   if (!dtype_is_integer(ta->dtype) || ladle_tensor_numel(ta) != 1)
     return op_fail(c, LADLE_ERR_INVALID, "axis must be one integer");
   int64_t ax = tensor_get_i64(ta, 0);
