@@ -331,6 +331,27 @@ static ladle_status ints_attr(op_ctx *c, const char *name, int n, int64_t *out, 
 
 /* Scan 9+: N states, M scan inputs sliced along their axes; K scan outputs stacked along
  * theirs. */
+/* One Scan step: runs body on in[0..N+M) into outs[0..N+K), then makes outs[0..N) the state
+ * (owned from now on) that in[0..N) read next step; outs[N..N+K) keep the scan outputs. */
+static ladle_status scan_step(op_ctx *c, const graph *body, int N, int M, int K,
+                              const ladle_tensor **in, ladle_tensor *outs, ladle_tensor *state,
+                              bool *owned) {
+  memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
+  ladle_status st = op_run_subgraph(c, body, N + M, in, outs);
+  if (st) {
+    memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
+    return st;
+  }
+  if (*owned) owned_clear_all(state, N);
+  for (int k = 0; k < N; k++) {
+    state[k] = outs[k];
+    outs[k].data = NULL;
+    in[k] = &state[k];
+  }
+  *owned = true;
+  return LADLE_OK;
+}
+
 static ladle_status run_scan9(op_ctx *c) {
   const graph *body = graph_attr(c, "body");
   int n_in = op_n_in(c), n_out = op_n_out(c);
@@ -421,18 +442,7 @@ static ladle_status run_scan9(op_ctx *c) {
         goto out;
       }
     }
-    memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
-    if ((st = op_run_subgraph(c, body, N + M, in, outs))) {
-      memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
-      goto out;
-    }
-    if (owned) owned_clear_all(state, N);
-    for (int k = 0; k < N; k++) {
-      state[k] = outs[k];
-      outs[k].data = NULL;
-      in[k] = &state[k];
-    }
-    owned = true;
+    if ((st = scan_step(c, body, N, M, K, in, outs, state, &owned))) goto out;
     for (int k = 0; k < K; k++) {
       ladle_tensor *o = &outs[N + k];
       int r = o->ndim + 1;
@@ -564,18 +574,7 @@ static ladle_status run_scan8(op_ctx *c) {
             (char *)x->data + (b * len + pos) * row * (int64_t)ladle_dtype_size(x->dtype);
         in[N + j] = &view[N + j];
       }
-      memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
-      if ((st = op_run_subgraph(c, body, N + M, in, outs))) {
-        memset(outs, 0, sizeof(ladle_tensor) * (size_t)(N + K));
-        goto out;
-      }
-      if (owned) owned_clear_all(state, N);
-      for (int k = 0; k < N; k++) {
-        state[k] = outs[k];
-        outs[k].data = NULL;
-        in[k] = &state[k];
-      }
-      owned = true;
+      if ((st = scan_step(c, body, N, M, K, in, outs, state, &owned))) goto out;
       for (int k = 0; k < K; k++) {
         ladle_tensor *o = &outs[N + k];
         int64_t dims[LADLE_MAX_DIMS];
