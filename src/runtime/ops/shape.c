@@ -144,26 +144,6 @@ static ladle_status squeeze(op_ctx *c, const ladle_tensor *x, int na, const int6
   return copy_reshaped(c, x, n, dims);
 }
 
-static ladle_status run_squeeze1(op_ctx *c) {
-  const ladle_tensor *x;
-  const int64_t *ax = NULL;
-  ladle_status st;
-  if ((st = shape_need_input(c, 0, &x))) return st;
-  int64_t na = node_attr_ints(op_node(c), "axes", &ax);
-  if (na > LADLE_MAX_DIMS) return op_fail(c, LADLE_ERR_INVALID, "too many axes (%lld)", (long long)na);
-  return squeeze(c, x, (int)na, ax);
-}
-
-static ladle_status run_squeeze13(op_ctx *c) {
-  const ladle_tensor *x, *a = op_in(c, 1);
-  int64_t ax[LADLE_MAX_DIMS];
-  int na = -1;
-  ladle_status st;
-  if ((st = shape_need_input(c, 0, &x))) return st;
-  if (a && (st = shape_read_ints(c, a, "axes", LADLE_MAX_DIMS, ax, &na))) return st;
-  return squeeze(c, x, na, ax);
-}
-
 static ladle_status unsqueeze(op_ctx *c, const ladle_tensor *x, int na, const int64_t *ax) {
   bool ins[LADLE_MAX_DIMS] = {false};
   int64_t dims[LADLE_MAX_DIMS];
@@ -181,25 +161,34 @@ static ladle_status unsqueeze(op_ctx *c, const ladle_tensor *x, int na, const in
   return copy_reshaped(c, x, r, dims);
 }
 
-static ladle_status run_unsqueeze1(op_ctx *c) {
+/* Squeeze and Unsqueeze read their axes from an attribute before opset 13 and from input 1
+ * after; na is -1 when none are given (Squeeze: every size-1 axis; Unsqueeze refuses). */
+typedef ladle_status (*axes_fn)(op_ctx *c, const ladle_tensor *x, int na, const int64_t *ax);
+
+static ladle_status with_attr_axes(op_ctx *c, axes_fn fn) {
   const ladle_tensor *x;
   const int64_t *ax = NULL;
   ladle_status st;
   if ((st = shape_need_input(c, 0, &x))) return st;
   int64_t na = node_attr_ints(op_node(c), "axes", &ax);
   if (na > LADLE_MAX_DIMS) return op_fail(c, LADLE_ERR_INVALID, "too many axes (%lld)", (long long)na);
-  return unsqueeze(c, x, (int)na, ax);
+  return fn(c, x, (int)na, ax);
 }
 
-static ladle_status run_unsqueeze13(op_ctx *c) {
-  const ladle_tensor *x, *a;
+static ladle_status with_input_axes(op_ctx *c, axes_fn fn) {
+  const ladle_tensor *x, *a = op_in(c, 1);
   int64_t ax[LADLE_MAX_DIMS];
-  int na;
+  int na = -1;
   ladle_status st;
-  if ((st = shape_need_input(c, 0, &x)) || (st = shape_need_input(c, 1, &a))) return st;
-  if ((st = shape_read_ints(c, a, "axes", LADLE_MAX_DIMS, ax, &na))) return st;
-  return unsqueeze(c, x, na, ax);
+  if ((st = shape_need_input(c, 0, &x))) return st;
+  if (a && (st = shape_read_ints(c, a, "axes", LADLE_MAX_DIMS, ax, &na))) return st;
+  return fn(c, x, na, ax);
 }
+
+static ladle_status run_squeeze1(op_ctx *c) { return with_attr_axes(c, squeeze); }
+static ladle_status run_squeeze13(op_ctx *c) { return with_input_axes(c, squeeze); }
+static ladle_status run_unsqueeze1(op_ctx *c) { return with_attr_axes(c, unsqueeze); }
+static ladle_status run_unsqueeze13(op_ctx *c) { return with_input_axes(c, unsqueeze); }
 
 /* --- Transpose ---------------------------------------------------------------------------- */
 
