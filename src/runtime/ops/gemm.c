@@ -334,6 +334,51 @@ bool gemm_have_avx512(void) {
 
 /* --- the driver ---------------------------------------------------------------------------- */
 
+/* Accumulator buffers for tasks whose K is split in blocks: one of CBUF_FLOATS per thread that
+ * may run a task at once, claimed and given back by bit (a task keeps its tile sums there
+ * between K blocks). */
+typedef struct cbufs {
+  float *buf;
+  atomic_uint used; /* bit i set: buffer i in use */
+} cbufs;
+
+/* Takes scratch slot `slot` for the buffers when k is longer than one block (kc, 0: KC). */
+static ladle_status cbufs_init(cbufs *cb, op_ctx *c, int slot, int64_t k, int64_t kc, bool par,
+                               int threads) {
+  int nslots = par ? threads : 1;
+  if (nslots > 32) nslots = 32;
+  cb->buf = NULL;
+  atomic_init(&cb->used, 0u);
+  if (k > (kc > 0 ? kc : KC)) {
+    cb->buf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
+    if (!cb->buf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
+  }
+  return LADLE_OK;
+}
+
+static float *cbufs_claim(cbufs *cb, unsigned *bit) {
+  for (;;) {
+    unsigned cur = atomic_load(&cb->used);
+    unsigned free_bits = ~cur;
+    if (!free_bits) continue; /* cannot happen: tasks never outnumber threads */
+    unsigned b = (unsigned)__builtin_ctz(free_bits);
+    if (atomic_compare_exchange_weak(&cb->used, &cur, cur | (1u << b))) {
+      *bit = b;
+      return cb->buf + (size_t)b * CBUF_FLOATS;
+    }
+  }
+}
+
+static void cbufs_release(cbufs *cb, unsigned bit) { atomic_fetch_and(&cb->used, ~(1u << bit)); }
+
+/* Runs tasks 0..n of fn, on the pool when par. */
+static void tasks_run(op_ctx *c, bool par, int64_t n, tpool_fn fn, void *job) {
+  if (par)
+    tpool_run(op_pool(c), n, fn, job);
+  else
+    for (int64_t t = 0; t < n; t++) fn(job, t);
+}
+
 typedef struct run_job {
   const gemm_shape *s;
   gemm_prod_fn get;
@@ -341,24 +386,10 @@ typedef struct run_job {
   int64_t mp, nq;         /* row panels and column tiles of one product */
   int64_t mchunk, qchunk; /* per task */
   int64_t mtasks, qtasks; /* per product */
-  float *cbuf;            /* nslots buffers of CBUF_FLOATS */
-  atomic_uint slots;      /* bit i set: buffer i in use */
+  cbufs cb;
   bool avx512;
   act_spec act;
 } run_job;
-
-static float *slot_claim(run_job *j, unsigned *bit) {
-  for (;;) {
-    unsigned cur = atomic_load(&j->slots);
-    unsigned free_bits = ~cur;
-    if (!free_bits) continue; /* cannot happen: tasks never outnumber threads */
-    unsigned b = (unsigned)__builtin_ctz(free_bits);
-    if (atomic_compare_exchange_weak(&j->slots, &cur, cur | (1u << b))) {
-      *bit = b;
-      return j->cbuf + (size_t)b * CBUF_FLOATS;
-    }
-  }
-}
 
 static void run_task(void *arg, int64_t task) {
   run_job *j = arg;
@@ -375,7 +406,7 @@ static void run_task(void *arg, int64_t task) {
   unsigned bit = 0;
   gemm_prod p;
   j->get(j->ud, prod, &p);
-  if (nkb > 1) cb = slot_claim(j, &bit);
+  if (nkb > 1) cb = cbufs_claim(&j->cb, &bit);
   for (int64_t kb = 0; kb < nkb; kb++) {
     int64_t k0 = kb * kcb, kc = k - k0 < kcb ? k - k0 : kcb;
     if (kc < 0) kc = 0;
@@ -419,7 +450,7 @@ static void run_task(void *arg, int64_t task) {
       }
     }
   }
-  if (nkb > 1) atomic_fetch_and(&j->slots, ~(1u << bit));
+  if (nkb > 1) cbufs_release(&j->cb, bit);
 }
 
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -479,17 +510,9 @@ ladle_status gemm_run(op_ctx *c, int slot, const gemm_shape *s, int64_t n_prod, 
   j.mtasks = cdiv(j.mp, j.mchunk);
   j.qtasks = cdiv(j.nq, j.qchunk);
   int64_t tasks = n_prod * j.mtasks * j.qtasks;
-  int nslots = par ? threads : 1;
-  if (nslots > 32) nslots = 32;
-  if (s->k > (s->kc > 0 ? s->kc : KC)) {
-    j.cbuf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
-    if (!j.cbuf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
-  }
-  atomic_init(&j.slots, 0u);
-  if (par)
-    tpool_run(op_pool(c), tasks, run_task, &j);
-  else
-    for (int64_t t = 0; t < tasks; t++) run_task(&j, t);
+  ladle_status st = cbufs_init(&j.cb, c, slot, s->k, s->kc, par, threads);
+  if (st) return st;
+  tasks_run(c, par, tasks, run_task, &j);
   return LADLE_OK;
 }
 
@@ -616,8 +639,7 @@ typedef struct pix_job {
   const gemm_pix *g;
   int64_t nq;
   int64_t pchunk, qchunk, qtasks;
-  float *cbuf;
-  atomic_uint slots;
+  cbufs cb;
   act_spec act;
 } pix_job;
 
@@ -632,19 +654,7 @@ static void pix_task(void *arg, int64_t task) {
   float local[TILE] __attribute__((aligned(64)));
   float *cb = local;
   unsigned bit = 0;
-  if (nkb > 1) {
-    /* the same slot protocol as run_task */
-    for (;;) {
-      unsigned cur = atomic_load(&j->slots), free_bits = ~cur;
-      if (!free_bits) continue;
-      unsigned b = (unsigned)__builtin_ctz(free_bits);
-      if (atomic_compare_exchange_weak(&j->slots, &cur, cur | (1u << b))) {
-        bit = b;
-        cb = j->cbuf + (size_t)b * CBUF_FLOATS;
-        break;
-      }
-    }
-  }
+  if (nkb > 1) cb = cbufs_claim(&j->cb, &bit);
   const float *pa[CBUF_FLOATS / TILE]; /* the task's panels, looked up once */
   float *py[CBUF_FLOATS / TILE];
   int pr[CBUF_FLOATS / TILE];
@@ -668,7 +678,7 @@ static void pix_task(void *arg, int64_t task) {
       }
     }
   }
-  if (nkb > 1) atomic_fetch_and(&j->slots, ~(1u << bit));
+  if (nkb > 1) cbufs_release(&j->cb, bit);
 }
 
 ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
@@ -697,16 +707,8 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g) {
   j.qchunk = cdiv(j.nq, qcount);
   j.qtasks = cdiv(j.nq, j.qchunk);
   int64_t tasks = cdiv(g->panels, j.pchunk) * j.qtasks;
-  int nslots = par ? threads : 1;
-  if (nslots > 32) nslots = 32;
-  if (g->k > (g->kc > 0 ? g->kc : KC)) {
-    j.cbuf = op_scratch(c, slot, (size_t)nslots * CBUF_FLOATS * sizeof(float));
-    if (!j.cbuf) return op_fail(c, LADLE_ERR_NOMEM, "out of memory for GEMM buffers");
-  }
-  atomic_init(&j.slots, 0u);
-  if (par)
-    tpool_run(op_pool(c), tasks, pix_task, &j);
-  else
-    for (int64_t t = 0; t < tasks; t++) pix_task(&j, t);
+  ladle_status st = cbufs_init(&j.cb, c, slot, g->k, g->kc, par, threads);
+  if (st) return st;
+  tasks_run(c, par, tasks, pix_task, &j);
   return LADLE_OK;
 }
