@@ -267,6 +267,23 @@ typedef struct dwd_job {
 
 #define DW_MAX_TAPS 64
 
+/* A fused activation on 16 lanes (lo, hi: Clip's bounds, or LeakyRelu's alpha in lo). */
+static inline __m512 act16(act_kind ak, __m512 acc, __m512 lo, __m512 hi) {
+  switch (ak) {
+    case ACT_RELU: return _mm512_max_ps(acc, _mm512_setzero_ps());
+    case ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(acc, lo), hi);
+    case ACT_LEAKY_RELU:
+      return _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
+    case ACT_SIGMOID: {
+      float tmp[16];
+      _mm512_storeu_ps(tmp, acc);
+      for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
+      return _mm512_loadu_ps(tmp);
+    }
+    default: return acc;
+  }
+}
+
 static void dwd_task(void *arg, int64_t nm) {
   const dwd_job *j = arg;
   const conv_dims *cd = j->cd;
@@ -336,22 +353,7 @@ static void dwd_task(void *arg, int64_t nm) {
           }
         }
       }
-      switch (ak) {
-        case ACT_RELU: acc = _mm512_max_ps(acc, _mm512_setzero_ps()); break;
-        case ACT_CLIP: acc = _mm512_min_ps(_mm512_max_ps(acc, lo), hi); break;
-        case ACT_LEAKY_RELU:
-          acc = _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
-          break;
-        case ACT_SIGMOID: {
-          float tmp[16];
-          _mm512_storeu_ps(tmp, acc);
-          for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
-          acc = _mm512_loadu_ps(tmp);
-          break;
-        }
-        default: break;
-      }
-      _mm512_mask_storeu_ps(y + o0, mk, acc);
+      _mm512_mask_storeu_ps(y + o0, mk, act16(ak, acc, lo, hi));
     }
   }
 }
@@ -393,21 +395,7 @@ static void dwp_task(void *arg, int64_t nm) {
     __m512 acc = b;
     for (int64_t t = 0; t < taps; t++)
       acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mk, chan + j->tapoff[t] + j0), acc);
-    switch (ak) {
-      case ACT_RELU: acc = _mm512_max_ps(acc, _mm512_setzero_ps()); break;
-      case ACT_CLIP: acc = _mm512_min_ps(_mm512_max_ps(acc, lo), hi); break;
-      case ACT_LEAKY_RELU:
-        acc = _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
-        break;
-      case ACT_SIGMOID: {
-        float tmp[16];
-        _mm512_storeu_ps(tmp, acc);
-        for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
-        acc = _mm512_loadu_ps(tmp);
-        break;
-      }
-      default: break;
-    }
+    acc = act16(ak, acc, lo, hi);
     for (; si < j->nseg && j->segs[si].chunk == ch; si++) {
       const dwp_seg *g = &j->segs[si];
       __mmask16 sm = (__mmask16)(((1u << g->n) - 1u) << g->l);
