@@ -10,19 +10,6 @@
 
 #define DTYPE_LIST "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BF16, BYTES"
 
-char *shape_text(int ndim, const int64_t *dims, char *buf, size_t len) {
-  size_t off = 0;
-  if (ndim < 0) {
-    snprintf(buf, len, "(any)");
-    return buf;
-  }
-  off += (size_t)snprintf(buf, len, "[");
-  for (int i = 0; i < ndim && off < len; i++)
-    off += (size_t)snprintf(buf + off, len - off, "%s%lld", i ? "," : "", (long long)dims[i]);
-  if (off < len) snprintf(buf + off, len - off, "]");
-  return buf;
-}
-
 static int find_name(const tensor_sig *ts, int n, const char *name) {
   for (int i = 0; i < n; i++)
     if (!strcmp(ts[i].name, name)) return i;
@@ -126,7 +113,7 @@ range:
 static ladle_status count_error(const char *name, const ladle_tensor *t, int64_t count, bool more,
                                 int64_t got, errbuf *e) {
   char sh[128];
-  shape_text(t->ndim, t->dims, sh, sizeof sh);
+  shape_str(t->ndim, t->dims, sh, sizeof sh);
   if (more)
     return err_set(e, LADLE_ERR_SHAPE, "input '%s': shape %s needs %lld values, 'data' has more",
                    name, sh, (long long)count);
@@ -188,7 +175,7 @@ static ladle_status fill_binary(ladle_tensor *t, int64_t count, const char *p, s
     if ((uint64_t)count * esz != n)
       return err_set(e, LADLE_ERR_SHAPE,
                      "input '%s': binary_data_size is %zu bytes, but shape %s of %s needs %llu",
-                     name, n, shape_text(t->ndim, t->dims, sh, sizeof sh), v2_dtype_name(t->dtype),
+                     name, n, shape_str(t->ndim, t->dims, sh, sizeof sh), v2_dtype_name(t->dtype),
                      (unsigned long long)((uint64_t)count * esz));
     if (((uintptr_t)p % 64) == 0) {
       t->data = (void *)p; /* aligned: use it where it lies */
@@ -282,13 +269,13 @@ static ladle_status read_shape(const json *shape, const tensor_sig *ts, const mo
     if (t->dims[i] == 0) n = 0;
   if (n > lim->max_elements)
     return err_set(e, LADLE_ERR_LIMIT, "input '%s': shape %s has more than %lld elements (--max-tensor-elements)",
-                   name, shape_text(t->ndim, t->dims, a, sizeof a), (long long)lim->max_elements);
+                   name, shape_str(t->ndim, t->dims, a, sizeof a), (long long)lim->max_elements);
   bool ok = ts->ndim < 0 || ts->ndim == t->ndim;
   for (int i = 0; ok && ts->ndim >= 0 && i < t->ndim; i++)
     if (ts->dims[i] >= 0 && ts->dims[i] != t->dims[i]) ok = false;
   if (!ok)
     return err_set(e, LADLE_ERR_SHAPE, "input '%s': expected shape %s, got %s", name,
-                   shape_text(ts->ndim, ts->dims, a, sizeof a), shape_text(t->ndim, t->dims, b, sizeof b));
+                   shape_str(ts->ndim, ts->dims, a, sizeof a), shape_str(t->ndim, t->dims, b, sizeof b));
   if (sig->max_batch_size > 0) {
     if (t->ndim < 1)
       return err_set(e, LADLE_ERR_SHAPE, "input '%s': the model batches, so the shape needs a batch dimension first",
@@ -347,7 +334,7 @@ static ladle_status decode_raw_binary(const char *body, size_t len, const model_
           if (var >= 0)
             return err_set(e, LADLE_ERR_INVALID,
                            "a raw binary request needs at most one variable dimension; input '%s' has shape %s",
-                           ts->name, shape_text(ts->ndim, ts->dims, sh, sizeof sh));
+                           ts->name, shape_str(ts->ndim, ts->dims, sh, sizeof sh));
           var = i;
         } else {
           known *= ts->dims[i];

@@ -47,7 +47,5 @@ size_t v2_encode(const v2_request *rq, const model_sig *sig, const ladle_tensor 
 void json_put_tensor_flat(dbuf *b, const ladle_tensor *t);
 /* Writes elements [off, off + n) of t's flat data as JSON values separated by commas. */
 void json_put_elements(dbuf *b, const ladle_tensor *t, int64_t off, int64_t n);
-/* Shape as "[2,30]". */
-char *shape_text(int ndim, const int64_t *dims, char *buf, size_t len);
 
 #endif

@@ -152,7 +152,7 @@ static ladle_status check_against(const model_sig *sig, int i, const ladle_tenso
     if (ts->dims[d] >= 0 && ts->dims[d] != t->dims[d]) ok = false;
   if (!ok)
     return err_set(e, LADLE_ERR_SHAPE, "input '%s': expected shape %s, got %s", ts->name,
-                   shape_text(ts->ndim, ts->dims, a, sizeof a), shape_text(t->ndim, t->dims, b, sizeof b));
+                   shape_str(ts->ndim, ts->dims, a, sizeof a), shape_str(t->ndim, t->dims, b, sizeof b));
   if (sig->max_batch_size > 0 && (t->dims[0] > sig->max_batch_size || t->dims[0] < 1))
     return err_set(e, LADLE_ERR_INVALID, "input '%s': batch size %lld is outside 1..max_batch_size %d", ts->name,
                    (long long)t->dims[0], sig->max_batch_size);

@@ -47,6 +47,10 @@ char *shape_str(int ndim, const int64_t *dims, char *buf, size_t len) {
   size_t off = 0;
   if (len == 0) return buf;
   buf[0] = '\0';
+  if (ndim < 0) {
+    snprintf(buf, len, "(any)");
+    return buf;
+  }
   off += (size_t)snprintf(buf + off, len - off, "[");
   for (int i = 0; i < ndim && off < len; i++)
     off += (size_t)snprintf(buf + off, len - off, i ? ",%lld" : "%lld", (long long)dims[i]);

@@ -14,7 +14,7 @@ int64_t shape_numel(int ndim, const int64_t *dims);
 bool shape_equal(int na, const int64_t *a, int nb, const int64_t *b);
 /* Multidirectional (numpy) broadcast of a and b into out; false when they don't broadcast. */
 bool shape_broadcast(int na, const int64_t *a, int nb, const int64_t *b, int *nout, int64_t *out);
-/* "[2,3,-1]" into buf; returns buf. */
+/* "[2,3,-1]" into buf ("(any)" for ndim < 0: no declared shape); returns buf. */
 char *shape_str(int ndim, const int64_t *dims, char *buf, size_t len);
 
 /* Row-major strides of a shape, in elements. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/tensor.h"
 #include "serving/datatype.h"
 
 #define MAX_DECLS 256
@@ -377,19 +378,6 @@ void model_sig_destroy(model_sig *s) {
   memset(s, 0, sizeof *s);
 }
 
-static char *dims_str(int ndim, const int64_t *d, char *buf, size_t len) {
-  size_t off = 0;
-  if (ndim < 0) {
-    snprintf(buf, len, "(any)");
-    return buf;
-  }
-  off += (size_t)snprintf(buf, len, "[");
-  for (int i = 0; i < ndim && off < len; i++)
-    off += (size_t)snprintf(buf + off, len - off, "%s%lld", i ? "," : "", (long long)d[i]);
-  if (off < len) snprintf(buf + off, len - off, "]");
-  return buf;
-}
-
 static ladle_status check_decls(const tensor_decl *decl, int n, const tensor_sig *ts, int nts,
                                 int batch, const char *what, errbuf *e) {
   char a[128], b[128];
@@ -411,8 +399,8 @@ static ladle_status check_decls(const tensor_decl *decl, int n, const tensor_sig
       if (d->dims[k] >= 0 && t->dims[k + skip] >= 0 && d->dims[k] != t->dims[k + skip]) ok = false;
     if (!ok)
       return err_set(e, LADLE_ERR_INVALID, "config declares %s '%s' with dims %s, the model has %s%s",
-                     what, d->name, dims_str(d->ndim, d->dims, a, sizeof a),
-                     dims_str(t->ndim - skip, t->dims + skip, b, sizeof b),
+                     what, d->name, shape_str(d->ndim, d->dims, a, sizeof a),
+                     shape_str(t->ndim - skip, t->dims + skip, b, sizeof b),
                      batch ? " (without the batch dimension)" : "");
   }
   return LADLE_OK;
@@ -475,7 +463,7 @@ ladle_status model_sig_build(const ladle_model *m, model_config *c, int default_
     st = err_set(e, LADLE_ERR_INVALID,
                  "max_batch_size %d needs a variable first dimension on every input and output, "
                  "but '%s' has shape %s",
-                 c->max_batch_size, why, t ? dims_str(t->ndim, t->dims, a, sizeof a) : "[]");
+                 c->max_batch_size, why, t ? shape_str(t->ndim, t->dims, a, sizeof a) : "[]");
     goto out;
   }
   if (c->dynamic_batching < 0) c->dynamic_batching = auto_batch && c->max_batch_size > 0;
