@@ -13,6 +13,27 @@ typedef struct convt_geom {
       pb[WIN_MAX_SP];
 } convt_geom;
 
+/* Where input position ii, through kernel tap t, lands in the output: its flat index in *lin;
+ * false when it falls in the cropped padding. */
+static inline bool convt_target(const convt_geom *g, const int64_t *ii, const int64_t *t, int64_t *lin) {
+  bool inside = true;
+  *lin = 0;
+  for (int d = 0; d < g->nsp; d++) {
+    int64_t o = ii[d] * g->s[d] - g->pb[d] + t[d] * g->d[d];
+    if (o < 0 || o >= g->out[d]) inside = false;
+    *lin = *lin * g->out[d] + o;
+  }
+  return inside;
+}
+
+/* Advances a row-major multi-index idx[0..n) within lim (wrapping to all zeros at the end). */
+static inline void odometer_step(int64_t *idx, const int64_t *lim, int n) {
+  for (int d = n - 1; d >= 0; d--) {
+    if (++idx[d] < lim[d]) break;
+    idx[d] = 0;
+  }
+}
+
 static ladle_status convt_geometry(op_ctx *c, convt_geom *g) {
   const node *n = op_node(c);
   const int64_t *v = NULL;
@@ -129,23 +150,11 @@ static void col2im(const convt_geom *g, const convt_dims *cd, const float *col, 
       float *ym = y + m * cd->out_plane;
       int64_t ii[WIN_MAX_SP] = {0};
       for (int64_t i = 0; i < cd->in_plane; i++) {
-        bool inside = true;
-        int64_t lin = 0;
-        for (int d = 0; d < nsp; d++) {
-          int64_t o = ii[d] * g->s[d] - g->pb[d] + t[d] * g->d[d];
-          if (o < 0 || o >= g->out[d]) inside = false;
-          lin = lin * g->out[d] + o;
-        }
-        if (inside) ym[lin] += row[i];
-        for (int d = nsp - 1; d >= 0; d--) {
-          if (++ii[d] < g->in[d]) break;
-          ii[d] = 0;
-        }
+        int64_t lin;
+        if (convt_target(g, ii, t, &lin)) ym[lin] += row[i];
+        odometer_step(ii, g->in, nsp);
       }
-      for (int d = nsp - 1; d >= 0; d--) {
-        if (++t[d] < g->k[d]) break;
-        t[d] = 0;
-      }
+      odometer_step(t, g->k, nsp);
     }
   }
 }
@@ -166,26 +175,14 @@ static void convt_ref(const convt_geom *g, const convt_dims *cd, int dt, const v
           int64_t m = grp * cd->Mg + mo;
           int64_t t[WIN_MAX_SP] = {0};
           for (int64_t ti = 0; ti < cd->taps; ti++) {
-            bool inside = true;
-            int64_t lin = 0;
-            for (int d = 0; d < nsp; d++) {
-              int64_t o = ii[d] * g->s[d] - g->pb[d] + t[d] * g->d[d];
-              if (o < 0 || o >= g->out[d]) inside = false;
-              lin = lin * g->out[d] + o;
-            }
-            if (inside)
+            int64_t lin;
+            if (convt_target(g, ii, t, &lin))
               acc[(n * cd->M + m) * cd->out_plane + lin] +=
                   xv * conv_ld(dt, w, (ci * cd->Mg + mo) * cd->taps + ti);
-            for (int d = nsp - 1; d >= 0; d--) {
-              if (++t[d] < g->k[d]) break;
-              t[d] = 0;
-            }
+            odometer_step(t, g->k, nsp);
           }
         }
-        for (int d = nsp - 1; d >= 0; d--) {
-          if (++ii[d] < g->in[d]) break;
-          ii[d] = 0;
-        }
+        odometer_step(ii, g->in, nsp);
       }
     }
   for (int64_t i = 0; i < total; i++) {
