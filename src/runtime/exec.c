@@ -161,6 +161,13 @@ static void release_value(struct ladle_session *s, int v) {
   s->buf_of[v] = -1;
 }
 
+/* Releases every value and frees every buffer and scratch slot (nothing is running). */
+static void session_release_all(struct ladle_session *s) {
+  for (int v = 0; s->buf_of && v < s->g->n_values; v++) release_value(s, v);
+  s->scratch_live = 0;
+  pool_trim(s);
+}
+
 /* --- the kernel's view -------------------------------------------------------------------- */
 
 const node *op_node(const op_ctx *c) { return c->n; }
@@ -326,16 +333,8 @@ ladle_session *ladle_session_new(const ladle_model *m, int threads) {
 
 void ladle_session_free(ladle_session *s) {
   if (!s) return;
-  for (int v = 0; s->buf_of && v < s->g->n_values; v++) release_value(s, v);
-  for (int i = 0; i < s->n_bufs; i++) {
-    free(s->bufs[i].p);
-    *s->held -= s->bufs[i].cap;
-  }
+  session_release_all(s); /* counts the buffers out of the caller's total for subgraphs */
   free(s->bufs);
-  for (int i = 0; i < 4; i++) {
-    free(s->scratch[i]);
-    *s->held -= s->scratch_cap[i];
-  }
   free(s->vals);
   free(s->buf_of);
   free(s->plan);
@@ -460,11 +459,7 @@ ladle_status ladle_session_run(ladle_session *s, int n, const char *const *names
       return err_set(&s->err, LADLE_ERR_INVALID, "missing input '%s'", g->values[v].name);
   }
   st = run_nodes(s);
-  if (st == LADLE_ERR_LIMIT) { /* give back what the refused run held: the next may be smaller */
-    for (int v = 0; v < g->n_values; v++) release_value(s, v);
-    s->scratch_live = 0;
-    pool_trim(s);
-  }
+  if (st == LADLE_ERR_LIMIT) session_release_all(s); /* the next run may be smaller */
   return st;
 }
 
