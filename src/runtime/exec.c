@@ -321,7 +321,9 @@ static struct ladle_session *session_create(const struct ladle_model *m, const g
     if (!s->pool) goto fail;
   }
   return s;
-fail:
+fail: /* nothing holds a buffer yet, and buf_of may be unset when an allocation failed */
+  free(s->buf_of);
+  s->buf_of = NULL;
   ladle_session_free(s);
   return NULL;
 }
