@@ -329,8 +329,6 @@ static ladle_status ints_attr(op_ctx *c, const char *name, int n, int64_t *out, 
   return LADLE_OK;
 }
 
-/* Scan 9+: N states, M scan inputs sliced along their axes; K scan outputs stacked along
- * theirs. */
 /* One Scan step: runs body on in[0..N+M) into outs[0..N+K), then makes outs[0..N) the state
  * (owned from now on) that in[0..N) read next step; outs[N..N+K) keep the scan outputs. */
 static ladle_status scan_step(op_ctx *c, const graph *body, int N, int M, int K,
@@ -352,6 +350,8 @@ static ladle_status scan_step(op_ctx *c, const graph *body, int N, int M, int K,
   return LADLE_OK;
 }
 
+/* Scan 9+: N states, M scan inputs sliced along their axes; K scan outputs stacked along
+ * theirs. */
 static ladle_status run_scan9(op_ctx *c) {
   const graph *body = graph_attr(c, "body");
   int n_in = op_n_in(c), n_out = op_n_out(c);
