@@ -302,23 +302,27 @@ static ladle_status apply_decls(const json *list, const char *what, tensor_decl 
   return LADLE_OK;
 }
 
+/* parameters.<key>: a number, or Triton's form {string_value: "2"}, within [lo, hi]. Leaves
+ * *out as it is when the key is absent. */
+static ladle_status get_param(const json *p, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                              errbuf *e) {
+  const json *t = json_get(p, key);
+  if (!t) return LADLE_OK;
+  const json *sv = json_get(t, "string_value");
+  char what[64];
+  snprintf(what, sizeof what, "parameters.%s", key);
+  return get_int(sv ? sv : t, what, lo, hi, out, e);
+}
+
 static ladle_status apply_parameters(model_config *c, const json *p, errbuf *e) {
   static const char *const known[] = {"intra_op_thread_count", "memory_limit_mb", NULL};
   ladle_status st;
-  int64_t x = 0;
+  int64_t threads = c->intra_op_threads;
   if ((st = want_object(p, "parameters", e))) return st;
   if ((st = check_keys(p, "parameters", known, e))) return st;
-  const json *t = json_get(p, "intra_op_thread_count");
-  if (t) {
-    const json *sv = json_get(t, "string_value"); /* Triton's form: {string_value: "2"} */
-    if ((st = get_int(sv ? sv : t, "parameters.intra_op_thread_count", 1, 256, &x, e))) return st;
-    c->intra_op_threads = (int)x;
-  }
-  if ((t = json_get(p, "memory_limit_mb"))) {
-    const json *sv = json_get(t, "string_value");
-    if ((st = get_int(sv ? sv : t, "parameters.memory_limit_mb", 1, INT64_C(1) << 24, &x, e))) return st;
-    c->memory_limit_mb = x;
-  }
+  if ((st = get_param(p, "intra_op_thread_count", 1, 256, &threads, e))) return st;
+  if ((st = get_param(p, "memory_limit_mb", 1, INT64_C(1) << 24, &c->memory_limit_mb, e))) return st;
+  c->intra_op_threads = (int)threads;
   return LADLE_OK;
 }
 

@@ -68,3 +68,28 @@ def test_loop_body_memory_counts_against_the_model_limit(tmp_path):
             np.testing.assert_allclose(outs["total"], [want], rtol=1e-4)
     finally:
         s.stop()
+
+
+def test_parameters_are_checked(tmp_path):
+    """memory_limit_mb and intra_op_thread_count take a number or Triton's {string_value}; a
+    value out of range makes that model UNAVAILABLE with the reason, and the others serve."""
+    model = str(tmp_path / "loop.onnx")
+    build(model)
+    repo = str(tmp_path / "repo")
+    add_model(repo, "good", model, config=(
+        "max_batch_size: 0\nparameters:\n"
+        "  intra_op_thread_count: {string_value: \"2\"}\n  memory_limit_mb: {string_value: \"64\"}\n"))
+    add_model(repo, "zero", model, config="max_batch_size: 0\nparameters:\n  memory_limit_mb: 0\n")
+    add_model(repo, "threads", model, config="max_batch_size: 0\nparameters:\n  intra_op_thread_count: 0\n")
+    s = Server(repo)
+    try:
+        params = s.get("/v2/models/good/config").json()["parameters"]
+        assert params == {"intra_op_thread_count": {"string_value": "2"},
+                          "memory_limit_mb": {"string_value": "64"}}
+        index = {m["name"]: m for m in s.post("/v2/repository/index").json()}
+        assert index["good"]["state"] == "READY"
+        for name, key in (("zero", "memory_limit_mb"), ("threads", "intra_op_thread_count")):
+            assert index[name]["state"] == "UNAVAILABLE"
+            assert f"parameters.{key}: expected an integer from 1" in index[name]["reason"]
+    finally:
+        s.stop()
