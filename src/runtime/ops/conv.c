@@ -267,23 +267,6 @@ typedef struct dwd_job {
 
 #define DW_MAX_TAPS 64
 
-/* A fused activation on 16 lanes (lo, hi: Clip's bounds, or LeakyRelu's alpha in lo). */
-static inline __m512 act16(act_kind ak, __m512 acc, __m512 lo, __m512 hi) {
-  switch (ak) {
-    case ACT_RELU: return _mm512_max_ps(acc, _mm512_setzero_ps());
-    case ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(acc, lo), hi);
-    case ACT_LEAKY_RELU:
-      return _mm512_mask_mul_ps(acc, _mm512_cmp_ps_mask(acc, _mm512_setzero_ps(), _CMP_LT_OQ), acc, lo);
-    case ACT_SIGMOID: {
-      float tmp[16];
-      _mm512_storeu_ps(tmp, acc);
-      for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
-      return _mm512_loadu_ps(tmp);
-    }
-    default: return acc;
-  }
-}
-
 static void dwd_task(void *arg, int64_t nm) {
   const dwd_job *j = arg;
   const conv_dims *cd = j->cd;
@@ -293,9 +276,7 @@ static void dwd_task(void *arg, int64_t nm) {
   float b = j->bias ? j->bias[m] : 0.0f;
   float *y = j->y + nm * j->OH * j->OW;
   int64_t kw = j->kw, sw = j->sw, dw = j->dw;
-  act_kind ak = j->act ? j->act->act : ACT_NONE;
-  __m512 lo = _mm512_set1_ps(j->act ? j->act->act_alpha : 0);
-  __m512 hi = _mm512_set1_ps(j->act ? j->act->act_beta : 0);
+  act_spec act = act_of(j->act);
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   __m512 wv[DW_MAX_TAPS];
   for (int64_t t = 0; t < j->kh * kw; t++) wv[t] = _mm512_set1_ps(w[t]);
@@ -353,7 +334,7 @@ static void dwd_task(void *arg, int64_t nm) {
           }
         }
       }
-      _mm512_mask_storeu_ps(y + o0, mk, act16(ak, acc, lo, hi));
+      _mm512_mask_storeu_ps(y + o0, mk, act_v(&act, acc));
     }
   }
 }
@@ -384,9 +365,7 @@ static void dwp_task(void *arg, int64_t nm) {
   const float *chan = p->buf + (n * p->cd.C + ci) * p->chan;
   const float *w = j->w + m * taps;
   float *y = j->y + nm * p->out[1] * p->out[2];
-  act_kind ak = j->act ? j->act->act : ACT_NONE;
-  __m512 lo = _mm512_set1_ps(j->act ? j->act->act_alpha : 0);
-  __m512 hi = _mm512_set1_ps(j->act ? j->act->act_beta : 0);
+  act_spec act = act_of(j->act);
   __m512 b = _mm512_set1_ps(j->bias ? j->bias[m] : 0.0f);
   int si = 0;
   for (int64_t j0 = 0, ch = 0; j0 < cols; j0 += 16, ch++) {
@@ -395,7 +374,7 @@ static void dwp_task(void *arg, int64_t nm) {
     __m512 acc = b;
     for (int64_t t = 0; t < taps; t++)
       acc = _mm512_fmadd_ps(_mm512_set1_ps(w[t]), _mm512_maskz_loadu_ps(mk, chan + j->tapoff[t] + j0), acc);
-    acc = act16(ak, acc, lo, hi);
+    acc = act_v(&act, acc);
     for (; si < j->nseg && j->segs[si].chunk == ch; si++) {
       const dwp_seg *g = &j->segs[si];
       __mmask16 sm = (__mmask16)(((1u << g->n) - 1u) << g->l);

@@ -69,21 +69,6 @@ void gemm_pack_b(float *dst, const float *b, int64_t k, int64_t n, int64_t rs, i
 
 /* --- activation ---------------------------------------------------------------------------- */
 
-typedef struct act_spec {
-  act_kind kind;
-  float lo, hi; /* ACT_CLIP bounds; lo is LeakyRelu's alpha */
-} act_spec;
-
-static act_spec act_of(const node *n) {
-  act_spec a = {ACT_NONE, 0, 0};
-  if (n) {
-    a.kind = n->act;
-    a.lo = n->act_alpha;
-    a.hi = n->act_beta;
-  }
-  return a;
-}
-
 static inline float act_scalar(const act_spec *a, float x) {
   switch (a->kind) {
     case ACT_RELU: return x > 0 ? x : 0;
@@ -209,25 +194,6 @@ UK_ROW(1) UK_ROW(2) UK_ROW(3) UK_ROW(4) UK_ROW(5) UK_ROW(6) UK_ROW(7) UK_ROW(8)
 static const ukern_fn ukern_tab[GEMM_MR][3] = {UK_ENT(1), UK_ENT(2), UK_ENT(3), UK_ENT(4),
                                                UK_ENT(5), UK_ENT(6), UK_ENT(7), UK_ENT(8)};
 #undef UK_ENT
-
-static inline __m512 act_v(const act_spec *a, __m512 x) {
-  switch (a->kind) {
-    case ACT_RELU: return _mm512_max_ps(x, _mm512_setzero_ps());
-    case ACT_CLIP:
-      return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(a->lo)), _mm512_set1_ps(a->hi));
-    case ACT_LEAKY_RELU: {
-      __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(x, neg, x, _mm512_set1_ps(a->lo));
-    }
-    case ACT_SIGMOID: {
-      float tmp[16];
-      _mm512_storeu_ps(tmp, x);
-      for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
-      return _mm512_loadu_ps(tmp);
-    }
-    default: return x;
-  }
-}
 
 /* Stores rows [0, mr) of tile t (padded columns j0.., ncv of them valid) into C. */
 static void finish_avx512(const float *t, int mr, int64_t row0, int64_t j0, int64_t ncv,

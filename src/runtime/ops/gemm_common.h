@@ -15,6 +15,8 @@
 #ifndef LADLE_RUNTIME_OPS_GEMM_COMMON_H
 #define LADLE_RUNTIME_OPS_GEMM_COMMON_H
 
+#include <immintrin.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +102,45 @@ ladle_status gemm_run_pix(op_ctx *c, int slot, const gemm_pix *g);
 /* Whether this CPU runs the AVX-512 kernels (else the plain C ones run). Setting the
  * environment variable LADLE_DISABLE_AVX512=1 forces the plain kernels (tests, diagnosis). */
 bool gemm_have_avx512(void);
+
+/* --- fused activations ------------------------------------------------------------------- */
+
+/* A node's fused activation as the kernels apply it. */
+typedef struct act_spec {
+  act_kind kind;
+  float lo, hi; /* ACT_CLIP bounds; lo is LeakyRelu's alpha */
+} act_spec;
+
+static inline act_spec act_of(const node *n) {
+  act_spec a = {ACT_NONE, 0, 0};
+  if (n) {
+    a.kind = n->act;
+    a.lo = n->act_alpha;
+    a.hi = n->act_beta;
+  }
+  return a;
+}
+
+/* The activation on 16 lanes, for kernels compiled for AVX-512 (their target pragma enables
+ * more than this function needs, so it inlines there). */
+static inline __attribute__((target("avx512f"))) __m512 act_v(const act_spec *a, __m512 x) {
+  switch (a->kind) {
+    case ACT_RELU: return _mm512_max_ps(x, _mm512_setzero_ps());
+    case ACT_CLIP:
+      return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(a->lo)), _mm512_set1_ps(a->hi));
+    case ACT_LEAKY_RELU: {
+      __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(x, neg, x, _mm512_set1_ps(a->lo));
+    }
+    case ACT_SIGMOID: {
+      float tmp[16];
+      _mm512_storeu_ps(tmp, x);
+      for (int i = 0; i < 16; i++) tmp[i] = 1.0f / (1.0f + expf(-tmp[i]));
+      return _mm512_loadu_ps(tmp);
+    }
+    default: return x;
+  }
+}
 
 /* --- sliding-window geometry --------------------------------------------------------------- */
 
