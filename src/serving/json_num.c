@@ -115,14 +115,19 @@ static bool special_value(const char *s, size_t n, double *out) {
   return true;
 }
 
-static bool slow_f64(const char *s, size_t n, double *out) {
-  char tmp[MAX_NUMBER_TEXT + 1];
+/* Copies a number's text into tmp with a NUL for strtod/strtof; false when empty or too long. */
+static bool number_cstr(const char *s, size_t n, char tmp[MAX_NUMBER_TEXT + 1]) {
   if (n == 0 || n > MAX_NUMBER_TEXT) return false;
   memcpy(tmp, s, n);
   tmp[n] = '\0';
-  char *end;
-  *out = strtod(tmp, &end);
-  return end == tmp + n;
+  return true;
+}
+
+/* m * 10^e (|e| <= 22) in double: exact when m <= 2^53, one rounding otherwise. */
+static inline double scale_pow10(bool neg, uint64_t m, int e) {
+  double v = (double)m;
+  v = e < 0 ? v / json_pow10_tab[-e] : v * json_pow10_tab[e];
+  return neg ? -v : v;
 }
 
 bool json_num_f64(const char *s, size_t n, double *out) {
@@ -131,12 +136,13 @@ bool json_num_f64(const char *s, size_t n, double *out) {
   int e;
   if (n && (s[n - 1] == 'N' || s[n - 1] == 'y')) return special_value(s, n, out);
   if (decimal_parts(s, n, &neg, &m, &e, &trunc) && !trunc && m <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
-    double v = (double)m;
-    v = e < 0 ? v / json_pow10_tab[-e] : v * json_pow10_tab[e];
-    *out = neg ? -v : v;
+    *out = scale_pow10(neg, m, e);
     return true;
   }
-  return slow_f64(s, n, out);
+  char tmp[MAX_NUMBER_TEXT + 1], *end;
+  if (!number_cstr(s, n, tmp)) return false;
+  *out = strtod(tmp, &end);
+  return end == tmp + n;
 }
 
 bool json_num_f32(const char *s, size_t n, float *out) {
@@ -157,17 +163,12 @@ bool json_num_f32(const char *s, size_t n, float *out) {
       return true;
     }
     if (e >= -22 && e <= 22) { /* double precision is far beyond float's: one more rounding */
-      double v = (double)m;
-      v = e < 0 ? v / json_pow10_tab[-e] : v * json_pow10_tab[e];
-      *out = (float)(neg ? -v : v);
+      *out = (float)scale_pow10(neg, m, e);
       return true;
     }
   }
-  char tmp[MAX_NUMBER_TEXT + 1];
-  if (n == 0 || n > MAX_NUMBER_TEXT) return false;
-  memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  char *end;
+  char tmp[MAX_NUMBER_TEXT + 1], *end;
+  if (!number_cstr(s, n, tmp)) return false;
   *out = strtof(tmp, &end);
   return end == tmp + n;
 }
